@@ -1,0 +1,48 @@
+# Shared settings for the e2e/cluster scripts. Sourced, never run.
+# shellcheck shell=bash
+
+CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOOLS_MODULE_DIR="$CLUSTER_SCRIPTS_DIR/tools"
+
+# shellcheck source=versions.env
+. "$CLUSTER_SCRIPTS_DIR/versions.env"
+
+# Where built tools are cached: outside the repo, one directory per Kubernetes release.
+KESTREL_CACHE_DIR=${KESTREL_CACHE_DIR:-"${XDG_CACHE_HOME:-$HOME/.cache}/kestrel"}
+KESTREL_TOOLS_DIR="$KESTREL_CACHE_DIR/$KUBERNETES_VERSION"
+KESTREL_TOOLS_BIN="$KESTREL_TOOLS_DIR/bin"
+KESTREL_TOOLS_LOGS="$KESTREL_TOOLS_DIR/logs"
+
+# Default state directory of a cluster (certificates, kubeconfig, etcd data, logs, pids).
+KESTREL_CLUSTER_DIR=${KESTREL_CLUSTER_DIR:-/tmp/kestrel-cluster}
+
+# The binaries the cluster and the tests need, in build order.
+KESTREL_TOOLS=(etcd kube-apiserver kube-controller-manager kubectl helm)
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() {
+	printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+	exit 1
+}
+
+# Prints the last lines of a log file to stderr, framed, so a failure shows its cause.
+show_log_tail() {
+	local file=$1 lines=${2:-25}
+	[[ -f $file ]] || return 0
+	printf '%s: ---- last %s lines of %s ----\n' "${0##*/}" "$lines" "$file" >&2
+	tail -n "$lines" "$file" >&2
+	printf '%s: ----\n' "${0##*/}" >&2
+}
+
+# True when pid is alive and its command line mentions the given marker (guards against a pid
+# that was reused by an unrelated process after ours exited).
+pid_is_ours() {
+	local pid=$1 marker=$2
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	[[ -r /proc/$pid/cmdline ]] || return 1
+	# A zombie has an empty command line: it is not running.
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker"
+}
+
+# Seconds since the epoch with millisecond precision, for timings.
+now_ms() { date +%s%3N; }
