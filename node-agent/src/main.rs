@@ -1,1 +1,2 @@
+mod state;
 fn main() {}

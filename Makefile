@@ -1,0 +1,55 @@
+# Kestrel — build, run and test entry points. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+RULES ?= config/rules
+AGENT_FLAGS ?=
+AGENT := target/release/kestrel-agent
+
+.PHONY: help build run validate test test-unit lint fmt bench crds tools cluster-up cluster-down e2e e2e-kind fuzz
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build every crate (release)
+	$(CARGO) build --release --workspace
+
+$(AGENT): FORCE
+	$(CARGO) build --release -p kestrel-agent
+
+run: $(AGENT) ## run the agent on this host with the default rules, printing alerts (needs root)
+	@if [ "$$(id -u)" != 0 ]; then echo "make run: the eBPF probe needs root: sudo make run" >&2; exit 1; fi
+	$(AGENT) run --rules $(RULES) --rules config/samples/falco-customrules.yaml $(AGENT_FLAGS)
+
+validate: $(AGENT) ## load and compile the default rules without attaching anything
+	$(AGENT) validate --rules $(RULES) --rules config/samples/falco-customrules.yaml
+
+test-unit: ## unit tests only (no root, no cluster)
+	$(CARGO) test --workspace
+
+test: ## everything: unit, real-kernel probe and agent tests, operator against a real kube-apiserver
+	$(CARGO) build --workspace --all-targets
+	e2e/cluster/with-cluster.sh $(CARGO) test --workspace -- --include-ignored --test-threads=2
+
+lint: ## rustfmt and clippy, warnings are errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench: ## engine and probe benchmarks (figures as ratios against a baseline in the same run)
+	$(CARGO) bench -p kestrel-engine
+
+crds: ## regenerate crds/ from the Rust types
+	$(CARGO) run -q -p kestrel-api --bin crdgen
+
+tools: ## build/install kube-apiserver, etcd, kubectl, helm into ~/.cache/kestrel
+	e2e/cluster/tools.sh
+
+cluster-up: ## start a local etcd + kube-apiserver, print the kubeconfig path
+	e2e/cluster/up.sh
+
+cluster-down: ## stop the local control plane
+	e2e/cluster/down.sh
+
+FORCE:

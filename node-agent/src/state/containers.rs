@@ -1,0 +1,175 @@
+//! Container identity from a cgroup v2 path, the way Falco derives `container.id`.
+//!
+//! Runtimes name the leaf cgroup of a container after its 64-hex id: containerd
+//! (`cri-containerd-<id>.scope` or `/kubepods/.../<id>`), CRI-O (`crio-<id>.scope`), Docker
+//! (`docker-<id>.scope` or `/docker/<id>`), podman (`libpod-<id>.scope`). Kubernetes adds the pod
+//! uid in a parent component (`kubepods-besteffort-pod<uid>.slice` or `pod<uid>`).
+
+/// The container runtime a cgroup path points at (`container.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Containerd,
+    CriO,
+    Docker,
+    Podman,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Containerd => "containerd",
+            Runtime::CriO => "cri-o",
+            Runtime::Docker => "docker",
+            Runtime::Podman => "podman",
+        }
+    }
+}
+
+/// What the cgroup path tells about the container a process runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupContainer {
+    /// The full 64-hex container id.
+    pub full_id: String,
+    pub runtime: Runtime,
+    /// The Kubernetes pod uid, with dashes, when the path names one.
+    pub pod_uid: Option<String>,
+}
+
+impl CgroupContainer {
+    /// `container.id` as Falco prints it: the first 12 characters of the full id.
+    pub fn short_id(&self) -> &str {
+        &self.full_id[..12]
+    }
+}
+
+fn is_container_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn leaf_id(component: &str) -> Option<(String, Runtime)> {
+    let stem = component.strip_suffix(".scope").unwrap_or(component);
+    const PREFIXES: [(&str, Runtime); 5] = [
+        ("cri-containerd-", Runtime::Containerd),
+        ("crio-", Runtime::CriO),
+        ("docker-", Runtime::Docker),
+        ("libpod-", Runtime::Podman),
+        ("containerd-", Runtime::Containerd),
+    ];
+    for (prefix, runtime) in PREFIXES {
+        if let Some(id) = stem.strip_prefix(prefix)
+            && is_container_id(id)
+        {
+            return Some((id.to_owned(), runtime));
+        }
+    }
+    None
+}
+
+fn pod_uid(component: &str) -> Option<String> {
+    // systemd driver: kubepods-burstable-pod1234_5678.slice ; cgroupfs driver: pod1234-5678
+    let stem = component.strip_suffix(".slice").unwrap_or(component);
+    let idx = stem.rfind("pod")?;
+    let uid = &stem[idx + 3..];
+    let ok = uid.len() == 36 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_');
+    ok.then(|| uid.replace('_', "-"))
+}
+
+/// Parse a cgroup v2 path (the third field of a `/proc/<pid>/cgroup` line) into container identity.
+/// Returns `None` for host processes.
+pub fn parse_cgroup_path(path: &str) -> Option<CgroupContainer> {
+    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    // The container is the deepest component that names one (nested cgroups inside a container,
+    // e.g. systemd in a container, keep the container's id).
+    let (pos, (full_id, mut runtime)) = components.iter().enumerate().rev().find_map(|(i, c)| {
+        leaf_id(c)
+            .or_else(|| {
+                // cgroupfs layouts: /kubepods/<qos>/pod<uid>/<id> and /docker/<id>
+                if !is_container_id(c) || i == 0 {
+                    return None;
+                }
+                let parent = components[i - 1];
+                if parent == "docker" {
+                    Some(((*c).to_owned(), Runtime::Docker))
+                } else if parent.starts_with("pod") || components.iter().any(|p| p.starts_with("kubepods")) {
+                    Some(((*c).to_owned(), Runtime::Containerd))
+                } else {
+                    None
+                }
+            })
+            .map(|found| (i, found))
+    })?;
+    let pod_uid = components[..pos].iter().rev().find_map(|c| pod_uid(c));
+    if components[..pos].iter().any(|c| c.contains("crio")) {
+        runtime = Runtime::CriO;
+    }
+    Some(CgroupContainer { full_id, runtime, pod_uid })
+}
+
+/// Parse the content of `/proc/<pid>/cgroup` (cgroup v2: the `0::` line).
+pub fn parse_proc_cgroup(content: &str) -> Option<&str> {
+    content.lines().find_map(|l| l.strip_prefix("0::"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "3f4b2a1c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
+
+    #[test]
+    fn containerd_systemd_driver() {
+        let p = format!(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0a1b2c3d_4e5f_6a7b_8c9d_0e1f2a3b4c5d.slice/cri-containerd-{ID}.scope"
+        );
+        let c = parse_cgroup_path(&p).unwrap();
+        assert_eq!(c.full_id, ID);
+        assert_eq!(c.short_id(), "3f4b2a1c9d8e");
+        assert_eq!(c.runtime, Runtime::Containerd);
+        assert_eq!(c.pod_uid.as_deref(), Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"));
+    }
+
+    #[test]
+    fn containerd_cgroupfs_driver() {
+        let p = format!("/kubepods/besteffort/pod0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d/{ID}");
+        let c = parse_cgroup_path(&p).unwrap();
+        assert_eq!(c.full_id, ID);
+        assert_eq!(c.pod_uid.as_deref(), Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"));
+    }
+
+    #[test]
+    fn crio() {
+        let p = format!("/kubepods.slice/kubepods-pod0a1b2c3d_4e5f_6a7b_8c9d_0e1f2a3b4c5d.slice/crio-{ID}.scope");
+        let c = parse_cgroup_path(&p).unwrap();
+        assert_eq!(c.runtime, Runtime::CriO);
+        assert_eq!(c.full_id, ID);
+    }
+
+    #[test]
+    fn docker_layouts() {
+        let c = parse_cgroup_path(&format!("/system.slice/docker-{ID}.scope")).unwrap();
+        assert_eq!((c.runtime, c.pod_uid), (Runtime::Docker, None));
+        let c = parse_cgroup_path(&format!("/docker/{ID}")).unwrap();
+        assert_eq!(c.runtime, Runtime::Docker);
+    }
+
+    #[test]
+    fn nested_cgroup_inside_container_keeps_container() {
+        let c = parse_cgroup_path(&format!("/system.slice/docker-{ID}.scope/init.scope")).unwrap();
+        assert_eq!(c.full_id, ID);
+    }
+
+    #[test]
+    fn host_paths_are_not_containers() {
+        for p in ["/", "/init.scope", "/user.slice/user-0.slice/session-3.scope", "/system.slice/sshd.service"] {
+            assert_eq!(parse_cgroup_path(p), None, "{p}");
+        }
+        // a 64-hex component that is not under a runtime or kubepods parent is not a container
+        assert_eq!(parse_cgroup_path(&format!("/mygroup/{ID}")), None);
+    }
+
+    #[test]
+    fn proc_cgroup_v2_line() {
+        assert_eq!(parse_proc_cgroup("0::/user.slice/session-1.scope\n"), Some("/user.slice/session-1.scope"));
+        assert_eq!(parse_proc_cgroup("12:cpu:/x\n"), None);
+    }
+}
