@@ -1,5 +1,7 @@
 # Shared settings for the e2e/cluster scripts. Sourced, never run.
 # shellcheck shell=bash
+# The variables below are used by the scripts that source this file.
+# shellcheck disable=SC2034
 
 CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLS_MODULE_DIR="$CLUSTER_SCRIPTS_DIR/tools"
