@@ -9,6 +9,9 @@ TOOLS_MODULE_DIR="$CLUSTER_SCRIPTS_DIR/tools"
 # shellcheck source=versions.env
 . "$CLUSTER_SCRIPTS_DIR/versions.env"
 
+# Helm's module path carries its major version (helm.sh/helm/v4).
+HELM_MODULE="helm.sh/helm/${HELM_VERSION%%.*}"
+
 # Where built tools are cached: outside the repo, one directory per Kubernetes release.
 KESTREL_CACHE_DIR=${KESTREL_CACHE_DIR:-"${XDG_CACHE_HOME:-$HOME/.cache}/kestrel"}
 KESTREL_TOOLS_DIR="$KESTREL_CACHE_DIR/$KUBERNETES_VERSION"

@@ -55,7 +55,7 @@ check_pin() {
 }
 check_pin k8s.io/kubernetes "$KUBERNETES_VERSION"
 check_pin go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
-check_pin helm.sh/helm/v4 "$HELM_VERSION"
+check_pin "$HELM_MODULE" "$HELM_VERSION"
 stale_replaces=$(awk -v v="$KUBERNETES_STAGING_VERSION" \
 	'$1 ~ /^k8s\.io\// && $2 == "=>" && $4 != v { print $1 " " $4 }' "$TOOLS_MODULE_DIR/go.mod")
 [[ -z $stale_replaces ]] ||
@@ -101,7 +101,7 @@ tool_package() {
 	case $1 in
 	etcd) echo ./etcd ;;
 	kube-apiserver | kube-controller-manager | kubectl) echo "k8s.io/kubernetes/cmd/$1" ;;
-	helm) echo helm.sh/helm/v4/cmd/helm ;;
+	helm) echo "$HELM_MODULE/cmd/helm" ;;
 	*) die "internal: unknown tool $1" ;;
 	esac
 }
@@ -110,7 +110,7 @@ tool_ldflags() {
 	case $1 in
 	etcd) echo "-s -w" ;;
 	kube-apiserver | kube-controller-manager | kubectl) echo "-s -w$(k8s_ldflags)" ;;
-	helm) echo "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
+	helm) echo "-s -w -X $HELM_MODULE/internal/version.version=$HELM_VERSION -X $HELM_MODULE/internal/version.gitTreeState=clean" ;;
 	esac
 }
 
