@@ -5,15 +5,18 @@ RULES ?= config/rules
 AGENT_FLAGS ?=
 AGENT := target/release/kestrel-agent
 
-.PHONY: help build run validate test test-unit lint fmt bench crds tools cluster-up cluster-down e2e e2e-kind fuzz
+.PHONY: help deps build run validate test test-unit lint fmt bench crds tools cluster-up cluster-down e2e e2e-kind fuzz
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## build every crate (release)
+deps: ## install build prerequisites (clang-22, bpftool, libbpf-dev...) when missing
+	scripts/install-deps.sh
+
+build: deps ## build every crate (release)
 	$(CARGO) build --release --workspace
 
-$(AGENT): FORCE
+$(AGENT): FORCE deps
 	$(CARGO) build --release -p kestrel-agent
 
 run: $(AGENT) ## run the agent on this host with the default rules, printing alerts (needs root)
@@ -26,7 +29,7 @@ validate: $(AGENT) ## load and compile the default rules without attaching anyth
 test-unit: ## unit tests only (no root, no cluster)
 	$(CARGO) test --workspace
 
-test: ## everything: unit, real-kernel probe and agent tests, operator against a real kube-apiserver
+test: deps ## everything: unit, real-kernel probe and agent tests, operator against a real kube-apiserver
 	$(CARGO) build --workspace --all-targets
 	e2e/cluster/with-cluster.sh $(CARGO) test --workspace -- --include-ignored --test-threads=2
 

@@ -1,2 +1,32 @@
+//! `kestrel-agent`: wiring only. See the modules for the parts.
+
+mod alert;
+mod cli;
+mod rules;
 mod state;
-fn main() {}
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Validate(args) => validate::run(&args),
+        cli::Command::Run(_args) => Err(anyhow::anyhow!("run: not wired yet")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kestrel-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

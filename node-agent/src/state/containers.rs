@@ -110,6 +110,18 @@ pub fn parse_proc_cgroup(content: &str) -> Option<&str> {
     content.lines().find_map(|l| l.strip_prefix("0::"))
 }
 
+/// The container of a process from the whole content of `/proc/<pid>/cgroup`: the cgroup v2 line
+/// first, then the v1 controller lines (hybrid and v1-only hosts put containers there).
+pub fn container_from_proc_cgroup(content: &str) -> Option<CgroupContainer> {
+    let path_of = |l: &str| l.splitn(3, ':').nth(2).map(str::to_owned);
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(v2) = parse_proc_cgroup(content) {
+        lines.push(v2.to_owned());
+    }
+    lines.extend(content.lines().filter(|l| !l.starts_with("0::")).filter_map(path_of));
+    lines.iter().find_map(|p| parse_cgroup_path(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +177,13 @@ mod tests {
         }
         // a 64-hex component that is not under a runtime or kubepods parent is not a container
         assert_eq!(parse_cgroup_path(&format!("/mygroup/{ID}")), None);
+    }
+
+    #[test]
+    fn hybrid_hierarchy_uses_v1_lines() {
+        let content = format!("4:memory:/docker/{ID}\n1:cpu:/docker/{ID}\n0::/\n");
+        assert_eq!(container_from_proc_cgroup(&content).unwrap().full_id, ID);
+        assert_eq!(container_from_proc_cgroup("4:memory:/user.slice\n0::/\n"), None);
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub struct ProcSnapshot {
     pub argv: Vec<Vec<u8>>,
     pub exepath: Vec<u8>,
     pub cwd: Vec<u8>,
-    pub cgroup: Option<String>,
+    /// The content of `/proc/<pid>/cgroup`.
+    pub cgroup: String,
 }
 
 /// The `/proc` root; tests point it elsewhere.
@@ -75,16 +76,13 @@ impl ProcFs {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(u32::MAX);
-        snap.cgroup = fs::read_to_string(dir.join("cgroup"))
-            .ok()
-            .and_then(|c| super::containers::parse_proc_cgroup(&c).map(str::to_owned));
+        snap.cgroup = fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
         Some(snap)
     }
 
-    /// The cgroup v2 path of a thread, read at the time an unknown cgroup id is first seen.
+    /// The content of `/proc/<tid>/cgroup`, read again when a process execs or changes cgroup.
     pub fn cgroup_of(&self, tid: u32) -> Option<String> {
-        let c = fs::read_to_string(self.root.join(tid.to_string()).join("cgroup")).ok()?;
-        super::containers::parse_proc_cgroup(&c).map(str::to_owned)
+        fs::read_to_string(self.root.join(tid.to_string()).join("cgroup")).ok()
     }
 
     /// The current working directory of a process.
