@@ -1,0 +1,234 @@
+//! Output templates: `%field`, `%field[arg]`, `%evt.arg.name`, `%(field)`, rendered as Falco
+//! prints them (`<NA>` for missing values, `(a,b)` for several values, evt.time as
+//! `HH:MM:SS.nnnnnnnnn`).
+
+mod time;
+
+use std::fmt::Write;
+
+use crate::check::{FieldRefError, resolve_field_ref};
+use crate::fields::{Field, FieldType};
+use crate::source::{FieldArg, FieldSource, Value, Visit};
+
+/// One `%field` of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputField {
+    pub field: Field,
+    pub arg: FieldArg,
+    /// As written in the template, without `%` (`proc.aname[2]`, `evt.arg.flags`): the key
+    /// Falco uses in `output_fields`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Lit(String),
+    Field(usize),
+}
+
+/// A parsed output template.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutputTemplate {
+    text: String,
+    parts: Vec<Part>,
+    fields: Vec<OutputField>,
+}
+
+/// A problem in a template: byte offset and length inside the text, and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub offset: usize,
+    pub len: usize,
+    pub message: String,
+}
+
+fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'.'
+}
+
+impl OutputTemplate {
+    /// Parse `text`. Unknown fields and bad arguments are errors, as in Falco.
+    pub fn parse(text: &str) -> Result<OutputTemplate, TemplateError> {
+        let b = text.as_bytes();
+        let mut parts = Vec::new();
+        let mut fields: Vec<OutputField> = Vec::new();
+        let mut lit = String::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] != b'%' {
+                let next = text[i..].find('%').map_or(b.len(), |n| i + n);
+                lit.push_str(&text[i..next]);
+                i = next;
+                continue;
+            }
+            let start = i;
+            let paren = b.get(i + 1) == Some(&b'(');
+            let name_start = if paren { i + 2 } else { i + 1 };
+            if !b.get(name_start).is_some_and(|c| c.is_ascii_alphabetic()) {
+                lit.push('%');
+                i += 1;
+                continue;
+            }
+            let mut end = name_start;
+            while end < b.len() && is_name_byte(b[end]) {
+                end += 1;
+            }
+            // A trailing dot ends a sentence, not a field name.
+            while end > name_start && b[end - 1] == b'.' {
+                end -= 1;
+            }
+            let mut name_end = end;
+            let mut arg: Option<&str> = None;
+            if b.get(end) == Some(&b'[') {
+                match text[end..].find(']') {
+                    Some(close) => {
+                        arg = Some(&text[end + 1..end + close]);
+                        name_end = end + close + 1;
+                    }
+                    None => {
+                        return Err(TemplateError {
+                            offset: end,
+                            len: 1,
+                            message: "unclosed `[` after the field name".into(),
+                        });
+                    }
+                }
+            }
+            let name = &text[name_start..end];
+            let (field, farg) = resolve_field_ref(name, arg).map_err(|e| TemplateError {
+                offset: start,
+                len: name_end - start,
+                message: match e {
+                    FieldRefError::Unknown { .. } => e.to_string(),
+                    _ => format!("{e}"),
+                },
+            })?;
+            let mut after = name_end;
+            if paren {
+                if b.get(after) != Some(&b')') {
+                    return Err(TemplateError {
+                        offset: start,
+                        len: after - start,
+                        message: "missing `)` after `%(field`".into(),
+                    });
+                }
+                after += 1;
+            }
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
+            }
+            let written = &text[name_start..name_end];
+            let idx = match fields.iter().position(|f| f.name == written) {
+                Some(idx) => idx,
+                None => {
+                    fields.push(OutputField {
+                        field,
+                        arg: farg,
+                        name: written.to_string(),
+                    });
+                    fields.len() - 1
+                }
+            };
+            parts.push(Part::Field(idx));
+            i = after;
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Ok(OutputTemplate {
+            text: text.to_string(),
+            parts,
+            fields,
+        })
+    }
+
+    /// The template as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The distinct `%fields` of the template, in order of first use.
+    pub fn fields(&self) -> &[OutputField] {
+        &self.fields
+    }
+
+    /// Append the rendered text for `event` to `out`.
+    pub fn render(&self, event: &dyn FieldSource, out: &mut String) {
+        for p in &self.parts {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Field(i) => {
+                    let f = &self.fields[*i];
+                    render_field(event, f.field, &f.arg, out);
+                }
+            }
+        }
+    }
+
+    /// The rendered text for `event`.
+    pub fn render_to_string(&self, event: &dyn FieldSource) -> String {
+        let mut s = String::new();
+        self.render(event, &mut s);
+        s
+    }
+
+    /// Render one field of [`Self::fields`] (for JSON `output_fields`); `false` when the event
+    /// has no value for it (Falco prints `<NA>` in text and `null` in JSON).
+    pub fn render_field(&self, index: usize, event: &dyn FieldSource, out: &mut String) -> bool {
+        let f = &self.fields[index];
+        render_field(event, f.field, &f.arg, out)
+    }
+}
+
+/// Render the values of `field[arg]` as Falco prints them: `<NA>` when missing, a single value
+/// as is, several values as `(a,b,c)`. Returns whether a value was present.
+pub fn render_field(
+    event: &dyn FieldSource,
+    field: Field,
+    arg: &FieldArg,
+    out: &mut String,
+) -> bool {
+    let start = out.len();
+    let mut n = 0usize;
+    let ty = field.ty();
+    event.visit(field, arg, &mut |v| {
+        if n > 0 {
+            out.push(',');
+        }
+        write_value(field, ty, v, out);
+        n += 1;
+        Visit::Continue(())
+    });
+    match n {
+        0 => {
+            out.push_str("<NA>");
+            false
+        }
+        1 => true,
+        _ => {
+            out.insert(start, '(');
+            out.push(')');
+            true
+        }
+    }
+}
+
+fn write_value(field: Field, ty: FieldType, v: Value<'_>, out: &mut String) {
+    match v {
+        Value::Str(s) => match std::str::from_utf8(s) {
+            Ok(s) => out.push_str(s),
+            Err(_) => out.push_str(&String::from_utf8_lossy(s)),
+        },
+        Value::U64(n) if ty == FieldType::AbsTime => time::write_abstime(field, n, out),
+        Value::U64(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::I64(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Value::Ip(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Condition syntax: parser and AST with byte spans.
