@@ -1,6 +1,8 @@
 //! Loading rule files: YAML documents with positions, items (rules, macros, lists), append and
 //! override, merged in order (later definitions win), then checked and compiled.
 
+mod yaml;
+
 use std::path::Path;
 
 use crate::compile::RuleSet;

@@ -1,0 +1,218 @@
+//! A small YAML tree with positions, built from granit-parser's events.
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+
+use crate::diag::Pos;
+
+/// A YAML node.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Yaml {
+    /// A scalar; `plain` when unquoted (so `null`, `true`, `12` may be typed).
+    Scalar {
+        value: String,
+        plain: bool,
+    },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    pub y: Yaml,
+    pub pos: Pos,
+}
+
+impl Node {
+    /// What the node is, in words, for "expected X, found Y" messages.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.y {
+            Yaml::Scalar { value, plain: true } if is_null(value) => "nothing (null)",
+            Yaml::Scalar { value, plain: true } if value == "true" || value == "false" => {
+                "a boolean"
+            }
+            Yaml::Scalar { value, plain: true } if value.parse::<f64>().is_ok() => "a number",
+            Yaml::Scalar { .. } => "a string",
+            Yaml::Seq(_) => "a list",
+            Yaml::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(&self.y, Yaml::Scalar { value, plain: true } if is_null(value))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.y {
+            Yaml::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match &self.y {
+            Yaml::Scalar { value, plain: true } => match value.as_str() {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn is_null(v: &str) -> bool {
+    matches!(v, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// A YAML syntax error (or a duplicate key), with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct YamlError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+fn pos_of(m: &granit_parser::Marker) -> Pos {
+    Pos {
+        line: m.line() as u32,
+        col: m.col() as u32 + 1,
+    }
+}
+
+enum Frame {
+    Seq(Vec<Node>, Pos, usize),
+    Map(Vec<(Node, Node)>, Option<Node>, Pos, usize),
+}
+
+/// Parse every document of `text`; returns the root node of each non-empty document.
+pub(crate) fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut root: Option<Node> = None;
+    for ev in Parser::new_from_str(text) {
+        let (ev, span) = ev.map_err(|e| YamlError {
+            pos: pos_of(e.marker()),
+            message: e.info(),
+        })?;
+        let pos = pos_of(&span.start);
+        let (node, anchor) = match ev {
+            Event::DocumentEnd => {
+                if let Some(r) = root.take() {
+                    docs.push(r);
+                }
+                continue;
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), pos, anchor));
+                continue;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                stack.push(Frame::Map(Vec::new(), None, pos, anchor));
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(items, p, anchor)) => (
+                    Node {
+                        y: Yaml::Seq(items),
+                        pos: p,
+                    },
+                    anchor,
+                ),
+                _ => unreachable!("the parser balances sequences"),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map(items, _, p, anchor)) => (
+                    Node {
+                        y: Yaml::Map(items),
+                        pos: p,
+                    },
+                    anchor,
+                ),
+                _ => unreachable!("the parser balances mappings"),
+            },
+            Event::Scalar(value, style, anchor, _) => (
+                Node {
+                    y: Yaml::Scalar {
+                        value: value.into_owned(),
+                        plain: style == ScalarStyle::Plain,
+                    },
+                    pos,
+                },
+                anchor,
+            ),
+            Event::Alias(id) => match anchors.get(&id) {
+                Some(n) => (
+                    Node {
+                        y: n.y.clone(),
+                        pos,
+                    },
+                    0,
+                ),
+                None => {
+                    return Err(YamlError {
+                        pos,
+                        message: "alias to an unknown anchor".into(),
+                    });
+                }
+            },
+            _ => continue,
+        };
+        if anchor != 0 {
+            anchors.insert(anchor, node.clone());
+        }
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq(items, _, _)) => items.push(node),
+            Some(Frame::Map(items, key, _, _)) => match key.take() {
+                None => {
+                    if let Some(k) = node.as_str()
+                        && let Some((prev, _)) = items.iter().find(|(pk, _)| pk.as_str() == Some(k))
+                    {
+                        return Err(YamlError {
+                            pos: node.pos,
+                            message: format!(
+                                "duplicate key `{k}` (first at line {})",
+                                prev.pos.line
+                            ),
+                        });
+                    }
+                    *key = Some(node);
+                }
+                Some(k) => items.push((k, node)),
+            },
+        }
+    }
+    if let Some(r) = root.take() {
+        docs.push(r);
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions() {
+        let docs =
+            parse("- rule: a\n  condition: >\n    x and\n    y\n- list: l\n  items: [a, 'b']\n")
+                .unwrap();
+        assert_eq!(docs.len(), 1);
+        let Yaml::Seq(items) = &docs[0].y else {
+            panic!()
+        };
+        assert_eq!(items[1].pos, Pos { line: 5, col: 3 });
+        let Yaml::Map(kv) = &items[0].y else { panic!() };
+        assert_eq!(kv[1].1.as_str(), Some("x and y\n"));
+        assert_eq!(kv[0].0.pos, Pos { line: 1, col: 3 });
+    }
+
+    #[test]
+    fn rejects_duplicate_keys() {
+        let e = parse("- rule: a\n  rule: b\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 2, col: 3 });
+        assert_eq!(e.message, "duplicate key `rule` (first at line 1)");
+    }
+}
