@@ -2,6 +2,7 @@
 
 mod alert;
 mod cli;
+mod event;
 mod rules;
 mod state;
 mod validate;

@@ -192,3 +192,116 @@ mod tests {
         assert_eq!(parse_proc_cgroup("12:cpu:/x\n"), None);
     }
 }
+
+/// Kubernetes facts about the pod a container belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodMeta {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub labels: Vec<(String, String)>,
+    pub ip: Option<String>,
+}
+
+/// What the agent knows about one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub full_id: String,
+    pub runtime: Runtime,
+    pub pod_uid: Option<String>,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub pod: Option<PodMeta>,
+    /// `user.name` inside the container comes from its own /etc/passwd.
+    pub users: Option<super::users::UserDb>,
+}
+
+impl Container {
+    pub fn short_id(&self) -> &str {
+        &self.full_id[..12.min(self.full_id.len())]
+    }
+
+    /// `container.image.repository` and `container.image.tag` split from `container.image`.
+    pub fn image_parts(&self) -> Option<(&str, &str)> {
+        let image = self.image.as_deref()?;
+        let image = image.split('@').next().unwrap_or(image);
+        let slash = image.rfind('/').map_or(0, |i| i + 1);
+        match image[slash..].rfind(':') {
+            Some(c) => Some((&image[..slash + c], &image[slash + c + 1..])),
+            None => Some((image, "latest")),
+        }
+    }
+}
+
+/// Containers by slot; processes hold the slot of theirs.
+#[derive(Debug, Default)]
+pub struct ContainerRegistry {
+    slots: Vec<Container>,
+    by_id: std::collections::HashMap<String, u32>,
+}
+
+impl ContainerRegistry {
+    /// The slot of a container, registered on first sight.
+    pub fn intern(&mut self, c: CgroupContainer) -> u32 {
+        if let Some(slot) = self.by_id.get(&c.full_id) {
+            return *slot;
+        }
+        let slot = self.slots.len() as u32;
+        self.by_id.insert(c.full_id.clone(), slot);
+        self.slots.push(Container {
+            full_id: c.full_id,
+            runtime: c.runtime,
+            pod_uid: c.pod_uid,
+            name: None,
+            image: None,
+            pod: None,
+            users: None,
+        });
+        slot
+    }
+
+    pub fn get(&self, slot: u32) -> Option<&Container> {
+        self.slots.get(slot as usize)
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Container> {
+        self.slots.get_mut(slot as usize)
+    }
+
+    pub fn by_full_id(&self, id: &str) -> Option<&Container> {
+        self.by_id.get(id).and_then(|s| self.get(*s))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Container> {
+        self.slots.iter_mut()
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn intern_is_stable_and_image_splits() {
+        let mut r = ContainerRegistry::default();
+        let c = CgroupContainer { full_id: "a".repeat(64), runtime: Runtime::Containerd, pod_uid: None };
+        let s1 = r.intern(c.clone());
+        let s2 = r.intern(c);
+        assert_eq!(s1, s2);
+        assert_eq!(r.len(), 1);
+        let cont = r.get_mut(s1).unwrap();
+        assert_eq!(cont.short_id(), "aaaaaaaaaaaa");
+        cont.image = Some("registry.k8s.io:5000/nginx:1.27@sha256:abc".into());
+        assert_eq!(cont.image_parts(), Some(("registry.k8s.io:5000/nginx", "1.27")));
+        cont.image = Some("busybox".into());
+        assert_eq!(cont.image_parts(), Some(("busybox", "latest")));
+    }
+}

@@ -30,6 +30,12 @@ pub struct Process {
     pub cmdline: Vec<u8>,
     pub cwd: Vec<u8>,
     pub fds: FdTable,
+    /// Slot in the [`super::containers::ContainerRegistry`]; `None` for host processes.
+    pub container: Option<u32>,
+    /// The cgroup v2 id the container was last resolved for.
+    pub cgroup_id: u64,
+    /// Start time, wall-clock ns (0 when unknown).
+    pub start_ns: u64,
 }
 
 impl Process {

@@ -12,7 +12,7 @@ pub struct User {
 }
 
 /// Users and groups of one root filesystem.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UserDb {
     users: HashMap<u32, User>,
     groups: HashMap<u32, Vec<u8>>,
