@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * Maps of the Kestrel probe. The user side (src/loader.rs) refers to them by
+ * these names; sizes marked "set by the loader" are overridden at load time.
+ */
+#ifndef KESTREL_MAPS_H
+#define KESTREL_MAPS_H
+
+#include "kestrel_event.h"
+
+/* Load-time configuration (.rodata, set by the loader with override_global). */
+/* Wake the reader when the unread data in the ring buffer crosses this. */
+const volatile __u64 kestrel_wakeup_threshold = 256 * 1024;
+
+/* The only ring buffer: every event goes here. Size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* wanted[nr] != 0: syscall nr is captured. Slots KESTREL_SLOT_PROC_* enable
+ * the lifecycle events. Written by the user side only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KESTREL_WANTED_SLOTS);
+	__type(key, __u32);
+	__type(value, __u8);
+} wanted SEC(".maps");
+
+/* Processes (tgid) whose syscalls and lifecycle events are not captured. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} ignored_tgids SEC(".maps");
+
+/* Per-CPU counters indexed by enum kestrel_drop_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KESTREL_DROP_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_counts SEC(".maps");
+
+/* Syscall arguments saved at sys_enter, consumed at sys_exit. Not ABI. */
+struct kestrel_stash {
+	__u64 args[6];
+	__u32 nr;
+	__u32 aux; /* clone: child host tid (set by sched_process_fork);
+		      execve: tid before exec (set by sched_process_exec) */
+};
+
+/* One entry per thread inside a wanted syscall, keyed by host tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct kestrel_stash);
+} stash SEC(".maps");
+
+/* execve/execveat filename read at sys_enter (the old mm is gone at exit). */
+struct kestrel_exec_filename {
+	char path[KESTREL_MAX_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct kestrel_exec_filename);
+} exec_filenames SEC(".maps");
+
+/* Per-CPU scratch the event is built in before bpf_ringbuf_output. */
+struct kestrel_scratch {
+	__u8 buf[KESTREL_SCRATCH_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kestrel_scratch);
+} scratch SEC(".maps");
+
+/* Per-CPU scratch for building kernel paths backwards (dentry walk) and for
+ * staging the exec filename. */
+struct kestrel_path_scratch {
+	__u8 buf[2 * KESTREL_MAX_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kestrel_path_scratch);
+} path_scratch SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&drop_counts, &reason);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline int is_wanted(__u32 slot)
+{
+	__u8 *w = bpf_map_lookup_elem(&wanted, &slot);
+	return w && *w;
+}
+
+static __always_inline int is_ignored(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&ignored_tgids, &tgid) != NULL;
+}
+
+#endif /* KESTREL_MAPS_H */
