@@ -1,0 +1,186 @@
+//! What the operator writes for the node agents, as types both sides (de)serialize.
+//!
+//! # Rules ConfigMaps
+//! In the install namespace, ConfigMaps `kestrel-rules-0` .. `kestrel-rules-<n-1>`, each labelled
+//! `kestrel.dev/rules=true` and annotated with:
+//! - `kestrel.dev/content-hash`: hex sha256 of the whole rendered set (same on every shard);
+//! - `kestrel.dev/shard`: `i/n`;
+//! - `kestrel.dev/render-generation`: a counter bumped each time the content hash changes.
+//!
+//! `data` holds one key per deployed FalcoRule, [`entry_key`] = `<namespace>.<name>.yaml`: that
+//! FalcoRule as a Falco rules file (its lists, then its macros, then its rules, in the order of
+//! its spec). Shard 0 also holds `index.json`, a [`RulesIndex`].
+//!
+//! An agent loads a set only when all `n` shards exist and carry the same content hash as
+//! `index.json` (shards are written one by one). Then:
+//! - all entries with scope `cluster` (in index order) form one rule set applied to every event;
+//! - each entry with scope `namespace` forms one rule set made of the macros and lists of the
+//!   cluster entries (in index order) followed by the entry, applied only to events of pods of
+//!   `namespace` whose labels match `podSelector` (absent: every pod of the namespace).
+//!
+//! # Sinks ConfigMap
+//! `kestrel-sinks` in the install namespace, labelled `kestrel.dev/sinks=true`, key `sinks.json`:
+//! a JSON array of [`SinkEntry`]. Credentials are never in it: `secretRef` names the Secret key
+//! the agent reads itself.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde::{Deserialize, Serialize};
+
+use crate::sink::{SinkFilters, SinkType, SyslogProtocol};
+
+/// Where a FalcoRule applies.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// A FalcoRule or sink of the install namespace: every pod and the hosts.
+    Cluster,
+    /// A FalcoRule or sink of another namespace: pods of that namespace only.
+    Namespace,
+}
+
+/// `index.json` of rules shard 0.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RulesIndex {
+    /// Same value as the `kestrel.dev/content-hash` annotation of every shard.
+    pub hash: String,
+    /// Number of shards (`n`).
+    pub shards: usize,
+    /// Deployed FalcoRules: scope `cluster` first, then by namespace, then by name.
+    pub entries: Vec<IndexEntry>,
+}
+
+/// One deployed FalcoRule.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexEntry {
+    /// Data key holding the rendered Falco YAML.
+    pub key: String,
+    /// Shard (ConfigMap `kestrel-rules-<shard>`) holding the key.
+    pub shard: usize,
+    /// Namespace of the FalcoRule.
+    pub namespace: String,
+    /// Name of the FalcoRule.
+    pub name: String,
+    /// UID of the FalcoRule.
+    pub uid: String,
+    /// `metadata.generation` of the deployed version (older than the FalcoRule's current
+    /// generation while an invalid edit is kept out).
+    pub generation: i64,
+    /// Where the rules apply.
+    pub scope: Scope,
+    /// For scope `namespace`: the pods the rules apply to (absent: all pods of the namespace).
+    /// Always absent for scope `cluster`.
+    #[serde(default)]
+    pub pod_selector: Option<LabelSelector>,
+}
+
+/// Longest ConfigMap data key Kubernetes accepts.
+pub const MAX_KEY_LEN: usize = 253;
+
+/// Data key of a FalcoRule in the rules ConfigMaps: `<namespace>.<name>.yaml`. Namespaces hold no
+/// dot, so the first dot separates namespace and name. When that would pass 253 characters the
+/// name is cut and a hash of the full name appended (`<namespace>.<prefix>-<hash16>.yaml`).
+pub fn entry_key(namespace: &str, name: &str) -> String {
+    let key = format!("{namespace}.{name}.yaml");
+    if key.len() <= MAX_KEY_LEN {
+        return key;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let room = MAX_KEY_LEN - namespace.len() - ".".len() - "-".len() - hash.len() - ".yaml".len();
+    let prefix: String = name.chars().take(room).collect();
+    format!("{namespace}.{prefix}-{hash}.yaml")
+}
+
+/// One sink in `sinks.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SinkEntry {
+    /// Namespace of the FalcoAlertSink.
+    pub namespace: String,
+    /// Name of the FalcoAlertSink.
+    pub name: String,
+    /// `cluster` (install namespace: every alert) or `namespace` (alerts about pods of
+    /// `namespace` only).
+    pub scope: Scope,
+    /// Sink type.
+    #[serde(rename = "type")]
+    pub type_: SinkType,
+    /// webhook, slack: URL (absent for slack when the URL is the Secret's value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// file: path on the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// syslog: host:port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// syslog: transport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<SyslogProtocol>,
+    /// Least severe priority sent, lower case (`warning`).
+    pub minimum_priority: String,
+    /// Filters (all must match; an empty filter matches everything).
+    #[serde(default)]
+    pub filters: SinkFilters,
+    /// webhook: extra non-secret headers.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The credential (webhook: bearer token; slack: webhook URL), read by the agent from this
+    /// Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRef>,
+    /// webhook: TLS options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<SinkTlsEntry>,
+}
+
+/// A Secret key, with its namespace (always the sink's namespace).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SecretRef {
+    /// Namespace of the Secret.
+    pub namespace: String,
+    /// Name of the Secret.
+    pub name: String,
+    /// Key in the Secret's data.
+    pub key: String,
+}
+
+/// TLS options of a sink in `sinks.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SinkTlsEntry {
+    /// Skip verification of the server certificate.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// PEM CA bundle to trust, read by the agent from this Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretRef>,
+    /// Server name to verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_key_is_namespace_dot_name() {
+        assert_eq!(entry_key("default", "passwd"), "default.passwd.yaml");
+        assert_eq!(entry_key("kestrel", "a.b"), "kestrel.a.b.yaml");
+    }
+
+    #[test]
+    fn entry_key_stays_within_the_limit_and_distinct() {
+        let long_a = format!("{}a", "x".repeat(250));
+        let long_b = format!("{}b", "x".repeat(250));
+        let a = entry_key("team-a", &long_a);
+        let b = entry_key("team-a", &long_b);
+        assert!(a.len() <= MAX_KEY_LEN, "{}", a.len());
+        assert!(a.starts_with("team-a.xxx") && a.ends_with(".yaml"));
+        assert_ne!(a, b);
+    }
+}
