@@ -2,10 +2,14 @@
 
 mod alert;
 mod cli;
+mod decode;
 mod event;
+mod pipeline;
 mod rules;
+mod run;
 mod state;
 mod validate;
+mod wanted;
 
 use std::process::ExitCode;
 
@@ -14,14 +18,15 @@ use clap::Parser;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
-        cli::Command::Run(_args) => Err(anyhow::anyhow!("run: not wired yet")),
+        cli::Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(code) => code,

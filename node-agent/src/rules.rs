@@ -11,7 +11,10 @@ use kestrel_engine::{CompileOptions, Compiled, Diagnostic, Diagnostics, Loader};
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("rules path {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("rules path {0} contains no .yaml or .yml files")]
     EmptyDir(PathBuf),
     #[error("{0}")]
@@ -32,10 +35,16 @@ impl RulesError {
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RulesError> {
     let mut files = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| RulesError::Io { path: p.clone(), source })?;
+        let meta = std::fs::metadata(p).map_err(|source| RulesError::Io {
+            path: p.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| RulesError::Io { path: p.clone(), source })?
+                .map_err(|source| RulesError::Io {
+                    path: p.clone(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml") && f.is_file())
                 .collect();
@@ -55,7 +64,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RulesError> {
 pub fn load_files(files: &[PathBuf], opts: &CompileOptions) -> Result<Compiled, RulesError> {
     let mut loader = Loader::new();
     for f in files {
-        loader.add_file(f).map_err(|d: Diagnostic| RulesError::Invalid(Diagnostics(vec![d])))?;
+        loader
+            .add_file(f)
+            .map_err(|d: Diagnostic| RulesError::Invalid(Diagnostics(vec![d])))?;
     }
     loader.compile(opts).map_err(RulesError::Invalid)
 }
@@ -82,7 +93,11 @@ impl LoadedRules {
             files.len(),
             if files.len() == 1 { "" } else { "s" }
         );
-        Ok(LoadedRules { compiled, files, summary })
+        Ok(LoadedRules {
+            compiled,
+            files,
+            summary,
+        })
     }
 }
 
@@ -93,7 +108,9 @@ pub struct LiveRules {
 
 impl LiveRules {
     pub fn new(initial: LoadedRules) -> Self {
-        Self { current: ArcSwap::from_pointee(initial) }
+        Self {
+            current: ArcSwap::from_pointee(initial),
+        }
     }
 
     /// The current rule set. Cheap; hold the guard only for one batch of events.
@@ -116,7 +133,8 @@ mod tests {
     use super::*;
 
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("kestrel-rules-test-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("kestrel-rules-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -129,7 +147,10 @@ mod tests {
             std::fs::write(d.join(f), "[]").unwrap();
         }
         let files = expand_paths(std::slice::from_ref(&d)).unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_str().unwrap()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_str().unwrap())
+            .collect();
         assert_eq!(names, ["10-a.yml", "20-b.yaml"]);
         std::fs::remove_dir_all(d).unwrap();
     }
@@ -137,10 +158,17 @@ mod tests {
     #[test]
     fn missing_and_empty_paths_are_clear_errors() {
         let e = expand_paths(&[PathBuf::from("/nonexistent/rules.yaml")]).unwrap_err();
-        assert!(e.to_string().starts_with("rules path /nonexistent/rules.yaml: "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("rules path /nonexistent/rules.yaml: "),
+            "{e}"
+        );
         let d = tmpdir("empty");
         let e = expand_paths(std::slice::from_ref(&d)).unwrap_err();
-        assert!(e.to_string().contains("contains no .yaml or .yml files"), "{e}");
+        assert!(
+            e.to_string().contains("contains no .yaml or .yml files"),
+            "{e}"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 
@@ -148,12 +176,21 @@ mod tests {
     fn default_rules_and_sample_compile() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let loaded = LoadedRules::load(
-            &[root.join("config/rules"), root.join("config/samples/falco-customrules.yaml")],
+            &[
+                root.join("config/rules"),
+                root.join("config/samples/falco-customrules.yaml"),
+            ],
             &CompileOptions::default(),
         )
         .unwrap_or_else(|e| panic!("default rules must compile:\n{e}"));
         assert!(loaded.compiled.ruleset.rule("Read Passwd File").is_some());
-        assert!(loaded.compiled.ruleset.rule("Read sensitive file untrusted").is_some());
+        assert!(
+            loaded
+                .compiled
+                .ruleset
+                .rule("Read sensitive file untrusted")
+                .is_some()
+        );
         assert_eq!(loaded.compiled.stats.rules, 14, "{}", loaded.summary);
     }
 }

@@ -8,7 +8,10 @@ use crate::cli::ValidateArgs;
 use crate::rules::{LoadedRules, RulesError};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let opts = CompileOptions { min_priority: args.rules.min_priority, ..Default::default() };
+    let opts = CompileOptions {
+        min_priority: args.rules.min_priority,
+        ..Default::default()
+    };
     match LoadedRules::load(&args.rules.rules, &opts) {
         Ok(loaded) => {
             for w in &loaded.compiled.warnings {
@@ -19,7 +22,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             if s.other_source_rules > 0 {
                 println!("{} rules for other sources skipped", s.other_source_rules);
             }
-            println!("OK: {} ({} warnings)", loaded.summary, loaded.compiled.warnings.len());
+            println!(
+                "OK: {} ({} warnings)",
+                loaded.summary,
+                loaded.compiled.warnings.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(RulesError::Invalid(diags)) => {
@@ -27,7 +34,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 println!("{d}");
             }
             let errors = diags.errors().count();
-            println!("FAILED: {errors} error{}", if errors == 1 { "" } else { "s" });
+            println!(
+                "FAILED: {errors} error{}",
+                if errors == 1 { "" } else { "s" }
+            );
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.into()),

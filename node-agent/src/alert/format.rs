@@ -56,7 +56,12 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Falco's text line: `HH:MM:SS.nnnnnnnnn: Warning <output>`.
 pub fn text_line(alert: &Alert) -> String {
-    format!("{}: {} {}", local_clock(alert.time_ns), alert.priority.as_str(), alert.output)
+    format!(
+        "{}: {} {}",
+        local_clock(alert.time_ns),
+        alert.priority.as_str(),
+        alert.output
+    )
 }
 
 /// Falco's JSON alert.
@@ -64,7 +69,12 @@ pub fn json_value(alert: &Alert) -> Value {
     let fields: Map<String, Value> = alert
         .output_fields
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_ref().map_or(Value::Null, |s| Value::String(s.clone())),
+            )
+        })
         .collect();
     json!({
         "hostname": &*alert.hostname,
@@ -110,8 +120,14 @@ mod tests {
     #[test]
     fn iso_times() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(iso8601(1_796_300_000_123_456_789), "2026-12-03T10:53:20.123456789Z");
-        assert_eq!(iso8601(951_782_400_000_000_007), "2000-02-29T00:00:00.000000007Z");
+        assert_eq!(
+            iso8601(1_796_300_000_123_456_789),
+            "2026-12-03T10:53:20.123456789Z"
+        );
+        assert_eq!(
+            iso8601(951_782_400_000_000_007),
+            "2000-02-29T00:00:00.000000007Z"
+        );
     }
 
     #[test]
@@ -120,7 +136,10 @@ mod tests {
         let (clock, rest) = line.split_once(": ").unwrap();
         assert_eq!(clock.len(), "HH:MM:SS.nnnnnnnnn".len());
         assert!(clock.ends_with(".123456789"), "{clock}");
-        assert_eq!(rest, "Warning passwd file read (user=root command=cat /etc/passwd container=host)");
+        assert_eq!(
+            rest,
+            "Warning passwd file read (user=root command=cat /etc/passwd container=host)"
+        );
     }
 
     #[test]
@@ -134,6 +153,8 @@ mod tests {
         assert_eq!(v["tags"], json!(["demo", "filesystem"]));
         assert_eq!(v["output_fields"]["user.name"], "root");
         assert_eq!(v["output_fields"]["container.name"], Value::Null);
-        assert!(v["output"].as_str().unwrap().ends_with(": Warning passwd file read (user=root command=cat /etc/passwd container=host)"));
+        assert!(v["output"].as_str().unwrap().ends_with(
+            ": Warning passwd file read (user=root command=cat /etc/passwd container=host)"
+        ));
     }
 }

@@ -37,7 +37,11 @@ impl<W: Write + Send> AlertOutput for LogLineOutput<W> {
     }
 
     fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
-        let line = if self.json { format::json_line(alert) } else { format::text_line(alert) };
+        let line = if self.json {
+            format::json_line(alert)
+        } else {
+            format::text_line(alert)
+        };
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.out.flush()
@@ -63,7 +67,10 @@ pub struct AlertQueue {
 
 impl AlertQueue {
     /// Start the output thread with `capacity` queued alerts at most.
-    pub fn spawn(outputs: Vec<Box<dyn AlertOutput>>, capacity: usize) -> (AlertQueue, JoinHandle<()>) {
+    pub fn spawn(
+        outputs: Vec<Box<dyn AlertOutput>>,
+        capacity: usize,
+    ) -> (AlertQueue, JoinHandle<()>) {
         let (tx, rx) = sync_channel(capacity);
         let counters = Arc::new(AlertCounters::default());
         let c = counters.clone();
@@ -90,7 +97,11 @@ impl AlertQueue {
     }
 }
 
-fn run_outputs(rx: Receiver<Alert>, mut outputs: Vec<Box<dyn AlertOutput>>, counters: &AlertCounters) {
+fn run_outputs(
+    rx: Receiver<Alert>,
+    mut outputs: Vec<Box<dyn AlertOutput>>,
+    counters: &AlertCounters,
+) {
     for alert in rx {
         for out in outputs.iter_mut() {
             if let Err(e) = out.emit(&alert) {
@@ -172,7 +183,10 @@ mod tests {
         let sent = (0..10).filter(|i| q.send(alert(&i.to_string()))).count();
         // one alert may be inside emit, two in the queue: the rest are dropped, never blocking
         assert!((2..=3).contains(&sent), "sent {sent}");
-        assert_eq!(q.counters().dropped.load(Ordering::Relaxed), 10 - sent as u64);
+        assert_eq!(
+            q.counters().dropped.load(Ordering::Relaxed),
+            10 - sent as u64
+        );
         drop(release);
         drop(q);
         h.join().unwrap();

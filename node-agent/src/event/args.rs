@@ -51,24 +51,71 @@ pub fn table(ev: &DecodedEvent) -> Table {
         return &[("status", Res)];
     }
     match ev.syscall_nr as i64 {
-        libc::SYS_open => &[("fd", Res), ("name", Path), ("flags", OpenFlags), ("mode", ModeOct)],
-        libc::SYS_openat => &[("fd", Res), ("dirfd", Dirfd), ("name", Path), ("flags", OpenFlags), ("mode", ModeOct)],
-        libc::SYS_openat2 => &[("fd", Res), ("dirfd", Dirfd), ("name", Path), ("flags", OpenFlags), ("mode", ModeOct)],
+        libc::SYS_open => &[
+            ("fd", Res),
+            ("name", Path),
+            ("flags", OpenFlags),
+            ("mode", ModeOct),
+        ],
+        libc::SYS_openat => &[
+            ("fd", Res),
+            ("dirfd", Dirfd),
+            ("name", Path),
+            ("flags", OpenFlags),
+            ("mode", ModeOct),
+        ],
+        libc::SYS_openat2 => &[
+            ("fd", Res),
+            ("dirfd", Dirfd),
+            ("name", Path),
+            ("flags", OpenFlags),
+            ("mode", ModeOct),
+        ],
         libc::SYS_creat => &[("fd", Res), ("name", Path), ("mode", ModeOct)],
         libc::SYS_execve => &[("res", Res), ("exe", Exe), ("args", Args), ("cwd", Cwd)],
-        libc::SYS_execveat => &[("res", Res), ("dirfd", Dirfd), ("exe", Exe), ("args", Args), ("cwd", Cwd), ("flags", HexFlags)],
-        libc::SYS_socket => &[("fd", Res), ("domain", Domain), ("type", SockType), ("proto", Proto)],
+        libc::SYS_execveat => &[
+            ("res", Res),
+            ("dirfd", Dirfd),
+            ("exe", Exe),
+            ("args", Args),
+            ("cwd", Cwd),
+            ("flags", HexFlags),
+        ],
+        libc::SYS_socket => &[
+            ("fd", Res),
+            ("domain", Domain),
+            ("type", SockType),
+            ("proto", Proto),
+        ],
         libc::SYS_connect => &[("res", Res), ("fd", Fd), ("tuple", Tuple), ("addr", Tuple)],
-        libc::SYS_accept | libc::SYS_accept4 => &[("fd", Res), ("tuple", Tuple), ("flags", HexFlags)],
+        libc::SYS_accept | libc::SYS_accept4 => {
+            &[("fd", Res), ("tuple", Tuple), ("flags", HexFlags)]
+        }
         libc::SYS_bind => &[("res", Res), ("fd", Fd), ("addr", Tuple)],
         libc::SYS_listen => &[("res", Res), ("fd", Fd), ("backlog", Count)],
         libc::SYS_unlink => &[("res", Res), ("path", Path)],
-        libc::SYS_unlinkat => &[("res", Res), ("dirfd", Dirfd), ("name", Path), ("flags", AtFlags)],
+        libc::SYS_unlinkat => &[
+            ("res", Res),
+            ("dirfd", Dirfd),
+            ("name", Path),
+            ("flags", AtFlags),
+        ],
         libc::SYS_rmdir => &[("res", Res), ("path", Path)],
         libc::SYS_mkdir => &[("res", Res), ("path", Path), ("mode", ModeOct)],
-        libc::SYS_mkdirat => &[("res", Res), ("dirfd", Dirfd), ("path", Path), ("mode", ModeOct)],
+        libc::SYS_mkdirat => &[
+            ("res", Res),
+            ("dirfd", Dirfd),
+            ("path", Path),
+            ("mode", ModeOct),
+        ],
         libc::SYS_rename => &[("res", Res), ("oldpath", Path), ("newpath", Path2)],
-        libc::SYS_renameat => &[("res", Res), ("olddirfd", Dirfd), ("oldpath", Path), ("newdirfd", Fd2), ("newpath", Path2)],
+        libc::SYS_renameat => &[
+            ("res", Res),
+            ("olddirfd", Dirfd),
+            ("oldpath", Path),
+            ("newdirfd", Fd2),
+            ("newpath", Path2),
+        ],
         libc::SYS_renameat2 => &[
             ("res", Res),
             ("olddirfd", Dirfd),
@@ -79,24 +126,63 @@ pub fn table(ev: &DecodedEvent) -> Table {
         ],
         libc::SYS_chmod => &[("res", Res), ("filename", Path), ("mode", ModeFlags)],
         libc::SYS_fchmod => &[("res", Res), ("fd", Fd), ("mode", ModeFlags)],
-        libc::SYS_fchmodat => &[("res", Res), ("dirfd", Dirfd), ("filename", Path), ("mode", ModeFlags)],
+        libc::SYS_fchmodat => &[
+            ("res", Res),
+            ("dirfd", Dirfd),
+            ("filename", Path),
+            ("mode", ModeFlags),
+        ],
         libc::SYS_chdir => &[("res", Res), ("path", Path)],
         libc::SYS_fchdir => &[("res", Res), ("fd", Fd)],
         libc::SYS_setuid => &[("res", Res), ("uid", Id(0))],
         libc::SYS_setgid => &[("res", Res), ("gid", Id(0))],
         libc::SYS_setreuid => &[("res", Res), ("ruid", Id(0)), ("euid", Id(1))],
         libc::SYS_setregid => &[("res", Res), ("rgid", Id(0)), ("egid", Id(1))],
-        libc::SYS_setresuid => &[("res", Res), ("ruid", Id(0)), ("euid", Id(1)), ("suid", Id(2))],
-        libc::SYS_setresgid => &[("res", Res), ("rgid", Id(0)), ("egid", Id(1)), ("sgid", Id(2))],
-        libc::SYS_ptrace => &[("res", Res), ("request", Request), ("pid", Pid), ("addr", Addr), ("data", Data)],
+        libc::SYS_setresuid => &[
+            ("res", Res),
+            ("ruid", Id(0)),
+            ("euid", Id(1)),
+            ("suid", Id(2)),
+        ],
+        libc::SYS_setresgid => &[
+            ("res", Res),
+            ("rgid", Id(0)),
+            ("egid", Id(1)),
+            ("sgid", Id(2)),
+        ],
+        libc::SYS_ptrace => &[
+            ("res", Res),
+            ("request", Request),
+            ("pid", Pid),
+            ("addr", Addr),
+            ("data", Data),
+        ],
         libc::SYS_init_module => &[("res", Res), ("length", Count), ("uargs", Text)],
-        libc::SYS_finit_module => &[("res", Res), ("fd", Fd), ("uargs", Text), ("flags", HexFlags)],
-        libc::SYS_mount => &[("res", Res), ("dev", Path), ("dir", Path2), ("type", Text), ("flags", MountFlags)],
+        libc::SYS_finit_module => &[
+            ("res", Res),
+            ("fd", Fd),
+            ("uargs", Text),
+            ("flags", HexFlags),
+        ],
+        libc::SYS_mount => &[
+            ("res", Res),
+            ("dev", Path),
+            ("dir", Path2),
+            ("type", Text),
+            ("flags", MountFlags),
+        ],
         libc::SYS_umount2 => &[("res", Res), ("name", Path), ("flags", HexFlags)],
-        libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork => &[("res", Res), ("flags", CloneFlags)],
+        libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork => {
+            &[("res", Res), ("flags", CloneFlags)]
+        }
         libc::SYS_dup => &[("res", Res), ("oldfd", Fd)],
         libc::SYS_dup2 => &[("res", Res), ("oldfd", Fd), ("newfd", Fd2)],
-        libc::SYS_dup3 => &[("res", Res), ("oldfd", Fd), ("newfd", Fd2), ("flags", HexFlags)],
+        libc::SYS_dup3 => &[
+            ("res", Res),
+            ("oldfd", Fd),
+            ("newfd", Fd2),
+            ("flags", HexFlags),
+        ],
         libc::SYS_fcntl => &[("res", Res), ("fd", Fd)],
         libc::SYS_close => &[("res", Res), ("fd", Fd)],
         _ => &[],
@@ -187,7 +273,11 @@ const MODE_FLAGS: &[(u64, &str)] = &[
 
 const AT_FLAGS: &[(u64, &str)] = &[(libc::AT_REMOVEDIR as u64, "AT_REMOVEDIR")];
 
-const RENAME_FLAGS: &[(u64, &str)] = &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")];
+const RENAME_FLAGS: &[(u64, &str)] = &[
+    (1, "RENAME_NOREPLACE"),
+    (2, "RENAME_EXCHANGE"),
+    (4, "RENAME_WHITEOUT"),
+];
 
 const MOUNT_FLAGS: &[(u64, &str)] = &[
     (1, "RDONLY"),
@@ -429,40 +519,73 @@ mod tests {
             res: 3,
             ..Default::default()
         };
-        assert_eq!(rendered(&ev, "flags").as_deref(), Some("O_RDONLY|O_CLOEXEC"));
+        assert_eq!(
+            rendered(&ev, "flags").as_deref(),
+            Some("O_RDONLY|O_CLOEXEC")
+        );
         assert_eq!(rendered(&ev, "dirfd").as_deref(), Some("AT_FDCWD"));
         assert_eq!(rendered(&ev, "fd").as_deref(), Some("3"));
         assert_eq!(rendered(&ev, "name"), None, "no path captured");
         ev.flags = (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u64;
         ev.mode = 0o644;
-        assert_eq!(rendered(&ev, "flags").as_deref(), Some("O_WRONLY|O_CREAT|O_TRUNC"));
+        assert_eq!(
+            rendered(&ev, "flags").as_deref(),
+            Some("O_WRONLY|O_CREAT|O_TRUNC")
+        );
         assert_eq!(rendered(&ev, "mode").as_deref(), Some("0644"));
         assert_eq!(rendered(&ev, "nosuch"), None);
     }
 
     #[test]
     fn chmod_mode_names() {
-        let ev = DecodedEvent { kind: Kind::FileOp, syscall_nr: libc::SYS_chmod as u32, mode: 0o4755, ..Default::default() };
+        let ev = DecodedEvent {
+            kind: Kind::FileOp,
+            syscall_nr: libc::SYS_chmod as u32,
+            mode: 0o4755,
+            ..Default::default()
+        };
         let m = rendered(&ev, "mode").unwrap();
-        assert_eq!(m, "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+        assert_eq!(
+            m,
+            "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID"
+        );
     }
 
     #[test]
     fn ptrace_and_unlinkat() {
-        let ev = DecodedEvent { kind: Kind::Ptrace, syscall_nr: libc::SYS_ptrace as u32, ptrace: [0x4206, 42, 0, 0], ..Default::default() };
+        let ev = DecodedEvent {
+            kind: Kind::Ptrace,
+            syscall_nr: libc::SYS_ptrace as u32,
+            ptrace: [0x4206, 42, 0, 0],
+            ..Default::default()
+        };
         assert_eq!(rendered(&ev, "request").as_deref(), Some("PTRACE_SEIZE"));
         assert_eq!(rendered(&ev, "pid").as_deref(), Some("42"));
-        let ev = DecodedEvent { kind: Kind::FileOp, syscall_nr: libc::SYS_unlinkat as u32, flags: 0x200, ..Default::default() };
+        let ev = DecodedEvent {
+            kind: Kind::FileOp,
+            syscall_nr: libc::SYS_unlinkat as u32,
+            flags: 0x200,
+            ..Default::default()
+        };
         assert_eq!(rendered(&ev, "flags").as_deref(), Some("AT_REMOVEDIR"));
         assert_eq!(by_index(&ev, 3), Some(AtFlags));
     }
 
     #[test]
     fn all_args_line() {
-        let mut ev = DecodedEvent { kind: Kind::FileOp, syscall_nr: libc::SYS_mkdir as u32, mode: 0o755, has_path: true, ..Default::default() };
+        let mut ev = DecodedEvent {
+            kind: Kind::FileOp,
+            syscall_nr: libc::SYS_mkdir as u32,
+            mode: 0o755,
+            has_path: true,
+            ..Default::default()
+        };
         ev.path.extend_from_slice(b"/tmp/x");
         let mut out = Vec::new();
         render_all(&ev, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "res=0 path=/tmp/x mode=0755");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "res=0 path=/tmp/x mode=0755"
+        );
     }
 }

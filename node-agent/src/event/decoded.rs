@@ -201,7 +201,17 @@ impl DecodedEvent {
             b.clear();
         }
         let [comm, path, path_raw, path2, path2_raw, text, exe, cwd] = bufs;
-        *self = DecodedEvent { comm, path, path_raw, path2, path2_raw, text, exe, cwd, ..Default::default() };
+        *self = DecodedEvent {
+            comm,
+            path,
+            path_raw,
+            path2,
+            path2_raw,
+            text,
+            exe,
+            cwd,
+            ..Default::default()
+        };
     }
 
     /// The NUL-separated argv of an exec, one argument at a time.
@@ -211,11 +221,19 @@ impl DecodedEvent {
     }
 
     pub fn is_open_read(&self) -> bool {
-        self.kind == Kind::Open && matches!(self.flags as i32 & libc::O_ACCMODE, libc::O_RDONLY | libc::O_RDWR)
+        self.kind == Kind::Open
+            && matches!(
+                self.flags as i32 & libc::O_ACCMODE,
+                libc::O_RDONLY | libc::O_RDWR
+            )
     }
 
     pub fn is_open_write(&self) -> bool {
-        self.kind == Kind::Open && matches!(self.flags as i32 & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR)
+        self.kind == Kind::Open
+            && matches!(
+                self.flags as i32 & libc::O_ACCMODE,
+                libc::O_WRONLY | libc::O_RDWR
+            )
     }
 
     pub fn is_open_create(&self) -> bool {
@@ -234,7 +252,11 @@ mod tests {
 
     #[test]
     fn reset_keeps_capacity_and_clears() {
-        let mut e = DecodedEvent { fd: 3, has_path: true, ..Default::default() };
+        let mut e = DecodedEvent {
+            fd: 3,
+            has_path: true,
+            ..Default::default()
+        };
         e.path.extend_from_slice(b"/etc/passwd");
         let cap = e.path.capacity();
         e.reset();
@@ -253,11 +275,24 @@ mod tests {
 
     #[test]
     fn open_modes() {
-        let e = DecodedEvent { kind: Kind::Open, flags: libc::O_RDONLY as u64, ..Default::default() };
+        let e = DecodedEvent {
+            kind: Kind::Open,
+            flags: libc::O_RDONLY as u64,
+            ..Default::default()
+        };
         assert!(e.is_open_read() && !e.is_open_write());
-        let e = DecodedEvent { kind: Kind::Open, flags: (libc::O_WRONLY | libc::O_CREAT) as u64, mode: 0o755, ..Default::default() };
+        let e = DecodedEvent {
+            kind: Kind::Open,
+            flags: (libc::O_WRONLY | libc::O_CREAT) as u64,
+            mode: 0o755,
+            ..Default::default()
+        };
         assert!(!e.is_open_read() && e.is_open_write() && e.is_open_create() && e.is_open_exec());
-        let e = DecodedEvent { kind: Kind::Open, flags: libc::O_RDWR as u64, ..Default::default() };
+        let e = DecodedEvent {
+            kind: Kind::Open,
+            flags: libc::O_RDWR as u64,
+            ..Default::default()
+        };
         assert!(e.is_open_read() && e.is_open_write() && !e.is_open_create());
     }
 }

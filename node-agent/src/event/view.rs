@@ -173,7 +173,11 @@ fn opt_s(sink: &mut dyn FnMut(Value<'_>) -> Visit, v: Option<&[u8]>) {
 impl<'a> EventView<'a> {
     fn parent(&self) -> Option<&'a Process> {
         let p = self.proc_?;
-        let ppid = if self.ev.ptgid != 0 { self.ev.ptgid } else { p.ppid };
+        let ppid = if self.ev.ptgid != 0 {
+            self.ev.ptgid
+        } else {
+            p.ppid
+        };
         self.procs.get(ppid).filter(|pp| pp.pid != p.pid)
     }
 
@@ -220,25 +224,38 @@ impl<'a> EventView<'a> {
     }
 
     fn users(&self) -> &'a UserDb {
-        self.container.and_then(|c| c.users.as_ref()).unwrap_or(self.host_users)
+        self.container
+            .and_then(|c| c.users.as_ref())
+            .unwrap_or(self.host_users)
     }
 
     fn sock(&self) -> Option<&'a SockTuple> {
-        self.fd.and_then(|f| f.sock.as_ref()).or(self.ev.sock.as_ref())
+        self.fd
+            .and_then(|f| f.sock.as_ref())
+            .or(self.ev.sock.as_ref())
     }
 
     fn ip_port(&self, field: Field) -> Option<(IpAddr, u16)> {
         let t = self.sock()?;
         match field {
             Field::FdCip | Field::FdCport | Field::FdCnet => t.client(),
-            Field::FdSip | Field::FdSport | Field::FdSnet | Field::FdPort | Field::FdIp | Field::FdNet => t.server(),
+            Field::FdSip
+            | Field::FdSport
+            | Field::FdSnet
+            | Field::FdPort
+            | Field::FdIp
+            | Field::FdNet => t.server(),
             Field::FdLip | Field::FdLport | Field::FdLnet => t.local,
             Field::FdRip | Field::FdRport | Field::FdRnet => t.remote,
             _ => None,
         }
     }
 
-    fn with_scratch(&self, sink: &mut dyn FnMut(Value<'_>) -> Visit, fill: impl FnOnce(&mut Vec<u8>) -> bool) {
+    fn with_scratch(
+        &self,
+        sink: &mut dyn FnMut(Value<'_>) -> Visit,
+        fill: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) {
         let mut buf = self.scratch.borrow_mut();
         buf.clear();
         if fill(&mut buf) {
@@ -265,7 +282,9 @@ impl FieldSource for EventView<'_> {
             EvtNum => {
                 let _ = sink(Value::U64(ev.num));
             }
-            EvtTime | EvtTimeS | EvtTimeIso8601 | EvtDatetime | EvtDatetimeS | EvtRawtime => self.time(field, sink),
+            EvtTime | EvtTimeS | EvtTimeIso8601 | EvtDatetime | EvtDatetimeS | EvtRawtime => {
+                self.time(field, sink)
+            }
             EvtRawtimeS => {
                 let _ = sink(Value::U64(ev.ts_ns / 1_000_000_000));
             }
@@ -274,7 +293,10 @@ impl FieldSource for EventView<'_> {
             }
             EvtDir => s(sink, b"<"),
             EvtType | EvtSyscallType => {
-                let name = kestrel_engine::EVENT_TYPES.get(ev.event_type.0 as usize).copied().unwrap_or("");
+                let name = kestrel_engine::EVENT_TYPES
+                    .get(ev.event_type.0 as usize)
+                    .copied()
+                    .unwrap_or("");
                 if field == EvtSyscallType && ev.kind.is_lifecycle() {
                     return;
                 }
@@ -345,7 +367,11 @@ impl FieldSource for EventView<'_> {
                 let _ = sink(Value::I64(ev.vtgid as i64));
             }
             ProcPpid => {
-                let ppid = if ev.ptgid != 0 { ev.ptgid } else { p.map_or(0, |p| p.ppid) };
+                let ppid = if ev.ptgid != 0 {
+                    ev.ptgid
+                } else {
+                    p.map_or(0, |p| p.ppid)
+                };
                 if ppid != 0 {
                     let _ = sink(Value::I64(ppid as i64));
                 }
@@ -377,7 +403,11 @@ impl FieldSource for EventView<'_> {
             }
             ProcCmdnargs => {
                 if let Some(p) = p {
-                    let n = if p.args.is_empty() { 0 } else { p.args.split(|b| *b == b' ').count() };
+                    let n = if p.args.is_empty() {
+                        0
+                    } else {
+                        p.args.split(|b| *b == b' ').count()
+                    };
                     let _ = sink(Value::U64(n as u64));
                 }
             }
@@ -422,7 +452,11 @@ impl FieldSource for EventView<'_> {
                     let _ = sink(Value::I64(p.pgid as i64));
                 }
             }
-            ProcPgidName => opt_s(sink, p.and_then(|p| self.procs.get(p.pgid)).map(|l| l.comm.as_slice())),
+            ProcPgidName => opt_s(
+                sink,
+                p.and_then(|p| self.procs.get(p.pgid))
+                    .map(|l| l.comm.as_slice()),
+            ),
             ProcIsSidLeader => {
                 if let Some(p) = p {
                     let _ = sink(Value::Bool(p.sid == p.pid));
@@ -463,17 +497,27 @@ impl FieldSource for EventView<'_> {
                 let _ = sink(Value::U64(ev.uid as u64));
             }
             UserLoginuid => {
-                let _ = sink(Value::I64(if ev.loginuid == u32::MAX { -1 } else { ev.loginuid as i64 }));
+                let _ = sink(Value::I64(if ev.loginuid == u32::MAX {
+                    -1
+                } else {
+                    ev.loginuid as i64
+                }));
             }
             UserName => match self.users().user(ev.uid) {
                 Some(u) => s(sink, &u.name),
                 None => s(sink, b"<NA>"),
             },
-            UserHomedir => opt_s(sink, self.users().user(ev.uid).map(|u| u.homedir.as_slice())),
+            UserHomedir => opt_s(
+                sink,
+                self.users().user(ev.uid).map(|u| u.homedir.as_slice()),
+            ),
             UserShell => opt_s(sink, self.users().user(ev.uid).map(|u| u.shell.as_slice())),
             UserLoginname => {
                 if ev.loginuid != u32::MAX {
-                    opt_s(sink, self.host_users.user(ev.loginuid).map(|u| u.name.as_slice()))
+                    opt_s(
+                        sink,
+                        self.host_users.user(ev.loginuid).map(|u| u.name.as_slice()),
+                    )
                 }
             }
             GroupGid => {
@@ -498,8 +542,18 @@ impl FieldSource for EventView<'_> {
                 }
             }
             FdDirectory => {
-                if let Some(f) = self.fd.filter(|f| matches!(f.kind, FdKind::File | FdKind::Directory)) {
-                    s(sink, if f.kind == FdKind::Directory { &f.name } else { f.directory() })
+                if let Some(f) = self
+                    .fd
+                    .filter(|f| matches!(f.kind, FdKind::File | FdKind::Directory))
+                {
+                    s(
+                        sink,
+                        if f.kind == FdKind::Directory {
+                            &f.name
+                        } else {
+                            f.directory()
+                        },
+                    )
                 }
             }
             FdFilename => {
@@ -578,11 +632,29 @@ impl FieldSource for EventView<'_> {
                 Some(c) => s(sink, c.runtime.as_str().as_bytes()),
                 None => s(sink, b"host"),
             },
-            ContainerImage => opt_s(sink, self.container.and_then(|c| c.image.as_deref()).map(str::as_bytes)),
-            ContainerImageRepository => opt_s(sink, self.container.and_then(|c| c.image_parts()).map(|p| p.0.as_bytes())),
-            ContainerImageTag => opt_s(sink, self.container.and_then(|c| c.image_parts()).map(|p| p.1.as_bytes())),
-            K8sNsName | K8sPodName | K8sPodUid | K8sPodId | K8sPodIp | K8sPodLabel | K8sPodLabels => {
-                let Some(pod) = self.container.and_then(|c| c.pod.as_ref()) else { return };
+            ContainerImage => opt_s(
+                sink,
+                self.container
+                    .and_then(|c| c.image.as_deref())
+                    .map(str::as_bytes),
+            ),
+            ContainerImageRepository => opt_s(
+                sink,
+                self.container
+                    .and_then(|c| c.image_parts())
+                    .map(|p| p.0.as_bytes()),
+            ),
+            ContainerImageTag => opt_s(
+                sink,
+                self.container
+                    .and_then(|c| c.image_parts())
+                    .map(|p| p.1.as_bytes()),
+            ),
+            K8sNsName | K8sPodName | K8sPodUid | K8sPodId | K8sPodIp | K8sPodLabel
+            | K8sPodLabels => {
+                let Some(pod) = self.container.and_then(|c| c.pod.as_ref()) else {
+                    return;
+                };
                 match field {
                     K8sNsName => s(sink, pod.namespace.as_bytes()),
                     K8sPodName => s(sink, pod.name.as_bytes()),
@@ -590,7 +662,13 @@ impl FieldSource for EventView<'_> {
                     K8sPodIp => opt_s(sink, pod.ip.as_deref().map(str::as_bytes)),
                     K8sPodLabel => {
                         if let FieldArg::Key(k) = arg {
-                            opt_s(sink, pod.labels.iter().find(|(lk, _)| lk == &**k).map(|(_, v)| v.as_bytes()))
+                            opt_s(
+                                sink,
+                                pod.labels
+                                    .iter()
+                                    .find(|(lk, _)| lk == &**k)
+                                    .map(|(_, v)| v.as_bytes()),
+                            )
                         }
                     }
                     _ => self.with_scratch(sink, |b| {
@@ -620,16 +698,25 @@ fn category(ev: &DecodedEvent) -> &'static str {
     match ev.kind {
         Kind::Open | Kind::FileOp | Kind::FdOp => "file",
         Kind::Socket | Kind::SockOp => "net",
-        Kind::Exec | Kind::Clone | Kind::ProcFork | Kind::ProcExec | Kind::ProcExit | Kind::SetId | Kind::Ptrace => {
-            "process"
-        }
+        Kind::Exec
+        | Kind::Clone
+        | Kind::ProcFork
+        | Kind::ProcExec
+        | Kind::ProcExit
+        | Kind::SetId
+        | Kind::Ptrace => "process",
         Kind::Mount | Kind::Module => "system",
         Kind::Generic => "other",
     }
 }
 
 /// Stop after the first value: helper for callers that need one value.
-pub fn first_value(src: &dyn FieldSource, field: Field, arg: &FieldArg, mut f: impl FnMut(Value<'_>)) {
+pub fn first_value(
+    src: &dyn FieldSource,
+    field: Field,
+    arg: &FieldArg,
+    mut f: impl FnMut(Value<'_>),
+) {
     src.visit(field, arg, &mut |v| {
         f(v);
         ControlFlow::Break(())

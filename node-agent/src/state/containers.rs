@@ -70,7 +70,10 @@ fn pod_uid(component: &str) -> Option<String> {
     let stem = component.strip_suffix(".slice").unwrap_or(component);
     let idx = stem.rfind("pod")?;
     let uid = &stem[idx + 3..];
-    let ok = uid.len() == 36 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_');
+    let ok = uid.len() == 36
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_');
     ok.then(|| uid.replace('_', "-"))
 }
 
@@ -80,29 +83,36 @@ pub fn parse_cgroup_path(path: &str) -> Option<CgroupContainer> {
     let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     // The container is the deepest component that names one (nested cgroups inside a container,
     // e.g. systemd in a container, keep the container's id).
-    let (pos, (full_id, mut runtime)) = components.iter().enumerate().rev().find_map(|(i, c)| {
-        leaf_id(c)
-            .or_else(|| {
-                // cgroupfs layouts: /kubepods/<qos>/pod<uid>/<id> and /docker/<id>
-                if !is_container_id(c) || i == 0 {
-                    return None;
-                }
-                let parent = components[i - 1];
-                if parent == "docker" {
-                    Some(((*c).to_owned(), Runtime::Docker))
-                } else if parent.starts_with("pod") || components.iter().any(|p| p.starts_with("kubepods")) {
-                    Some(((*c).to_owned(), Runtime::Containerd))
-                } else {
-                    None
-                }
-            })
-            .map(|found| (i, found))
-    })?;
+    let (pos, (full_id, mut runtime)) =
+        components.iter().enumerate().rev().find_map(|(i, c)| {
+            leaf_id(c)
+                .or_else(|| {
+                    // cgroupfs layouts: /kubepods/<qos>/pod<uid>/<id> and /docker/<id>
+                    if !is_container_id(c) || i == 0 {
+                        return None;
+                    }
+                    let parent = components[i - 1];
+                    if parent == "docker" {
+                        Some(((*c).to_owned(), Runtime::Docker))
+                    } else if parent.starts_with("pod")
+                        || components.iter().any(|p| p.starts_with("kubepods"))
+                    {
+                        Some(((*c).to_owned(), Runtime::Containerd))
+                    } else {
+                        None
+                    }
+                })
+                .map(|found| (i, found))
+        })?;
     let pod_uid = components[..pos].iter().rev().find_map(|c| pod_uid(c));
     if components[..pos].iter().any(|c| c.contains("crio")) {
         runtime = Runtime::CriO;
     }
-    Some(CgroupContainer { full_id, runtime, pod_uid })
+    Some(CgroupContainer {
+        full_id,
+        runtime,
+        pod_uid,
+    })
 }
 
 /// Parse the content of `/proc/<pid>/cgroup` (cgroup v2: the `0::` line).
@@ -118,7 +128,12 @@ pub fn container_from_proc_cgroup(content: &str) -> Option<CgroupContainer> {
     if let Some(v2) = parse_proc_cgroup(content) {
         lines.push(v2.to_owned());
     }
-    lines.extend(content.lines().filter(|l| !l.starts_with("0::")).filter_map(path_of));
+    lines.extend(
+        content
+            .lines()
+            .filter(|l| !l.starts_with("0::"))
+            .filter_map(path_of),
+    );
     lines.iter().find_map(|p| parse_cgroup_path(p))
 }
 
@@ -137,7 +152,10 @@ mod tests {
         assert_eq!(c.full_id, ID);
         assert_eq!(c.short_id(), "3f4b2a1c9d8e");
         assert_eq!(c.runtime, Runtime::Containerd);
-        assert_eq!(c.pod_uid.as_deref(), Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"));
+        assert_eq!(
+            c.pod_uid.as_deref(),
+            Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d")
+        );
     }
 
     #[test]
@@ -145,12 +163,17 @@ mod tests {
         let p = format!("/kubepods/besteffort/pod0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d/{ID}");
         let c = parse_cgroup_path(&p).unwrap();
         assert_eq!(c.full_id, ID);
-        assert_eq!(c.pod_uid.as_deref(), Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"));
+        assert_eq!(
+            c.pod_uid.as_deref(),
+            Some("0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d")
+        );
     }
 
     #[test]
     fn crio() {
-        let p = format!("/kubepods.slice/kubepods-pod0a1b2c3d_4e5f_6a7b_8c9d_0e1f2a3b4c5d.slice/crio-{ID}.scope");
+        let p = format!(
+            "/kubepods.slice/kubepods-pod0a1b2c3d_4e5f_6a7b_8c9d_0e1f2a3b4c5d.slice/crio-{ID}.scope"
+        );
         let c = parse_cgroup_path(&p).unwrap();
         assert_eq!(c.runtime, Runtime::CriO);
         assert_eq!(c.full_id, ID);
@@ -172,7 +195,12 @@ mod tests {
 
     #[test]
     fn host_paths_are_not_containers() {
-        for p in ["/", "/init.scope", "/user.slice/user-0.slice/session-3.scope", "/system.slice/sshd.service"] {
+        for p in [
+            "/",
+            "/init.scope",
+            "/user.slice/user-0.slice/session-3.scope",
+            "/system.slice/sshd.service",
+        ] {
             assert_eq!(parse_cgroup_path(p), None, "{p}");
         }
         // a 64-hex component that is not under a runtime or kubepods parent is not a container
@@ -183,12 +211,18 @@ mod tests {
     fn hybrid_hierarchy_uses_v1_lines() {
         let content = format!("4:memory:/docker/{ID}\n1:cpu:/docker/{ID}\n0::/\n");
         assert_eq!(container_from_proc_cgroup(&content).unwrap().full_id, ID);
-        assert_eq!(container_from_proc_cgroup("4:memory:/user.slice\n0::/\n"), None);
+        assert_eq!(
+            container_from_proc_cgroup("4:memory:/user.slice\n0::/\n"),
+            None
+        );
     }
 
     #[test]
     fn proc_cgroup_v2_line() {
-        assert_eq!(parse_proc_cgroup("0::/user.slice/session-1.scope\n"), Some("/user.slice/session-1.scope"));
+        assert_eq!(
+            parse_proc_cgroup("0::/user.slice/session-1.scope\n"),
+            Some("/user.slice/session-1.scope")
+        );
         assert_eq!(parse_proc_cgroup("12:cpu:/x\n"), None);
     }
 }
@@ -292,7 +326,11 @@ mod registry_tests {
     #[test]
     fn intern_is_stable_and_image_splits() {
         let mut r = ContainerRegistry::default();
-        let c = CgroupContainer { full_id: "a".repeat(64), runtime: Runtime::Containerd, pod_uid: None };
+        let c = CgroupContainer {
+            full_id: "a".repeat(64),
+            runtime: Runtime::Containerd,
+            pod_uid: None,
+        };
         let s1 = r.intern(c.clone());
         let s2 = r.intern(c);
         assert_eq!(s1, s2);
@@ -300,7 +338,10 @@ mod registry_tests {
         let cont = r.get_mut(s1).unwrap();
         assert_eq!(cont.short_id(), "aaaaaaaaaaaa");
         cont.image = Some("registry.k8s.io:5000/nginx:1.27@sha256:abc".into());
-        assert_eq!(cont.image_parts(), Some(("registry.k8s.io:5000/nginx", "1.27")));
+        assert_eq!(
+            cont.image_parts(),
+            Some(("registry.k8s.io:5000/nginx", "1.27"))
+        );
         cont.image = Some("busybox".into());
         assert_eq!(cont.image_parts(), Some(("busybox", "latest")));
     }

@@ -77,10 +77,18 @@ pub struct SockTuple {
 
 impl SockTuple {
     pub fn client(&self) -> Option<(IpAddr, u16)> {
-        if self.is_server { self.remote } else { self.local }
+        if self.is_server {
+            self.remote
+        } else {
+            self.local
+        }
     }
     pub fn server(&self) -> Option<(IpAddr, u16)> {
-        if self.is_server { self.local } else { self.remote }
+        if self.is_server {
+            self.local
+        } else {
+            self.remote
+        }
     }
 }
 
@@ -118,7 +126,12 @@ pub struct FdEntry {
 
 impl FdEntry {
     pub fn new(kind: FdKind) -> Self {
-        Self { kind, name: Vec::new(), sock: None, open_flags: 0 }
+        Self {
+            kind,
+            name: Vec::new(),
+            sock: None,
+            open_flags: 0,
+        }
     }
 
     /// `fd.directory`: the directory part of a file path.
@@ -170,7 +183,10 @@ impl FdTable {
     /// Record `fd` as `kind` named `name`, reusing buffers of closed entries.
     pub fn set(&mut self, fd: i64, kind: FdKind, name: &[u8]) -> &mut FdEntry {
         let spare = &mut self.spare;
-        let entry = self.entries.entry(fd).or_insert_with(|| spare.pop().unwrap_or_else(|| FdEntry::new(kind)));
+        let entry = self
+            .entries
+            .entry(fd)
+            .or_insert_with(|| spare.pop().unwrap_or_else(|| FdEntry::new(kind)));
         entry.kind = kind;
         entry.name.clear();
         entry.name.extend_from_slice(name);
@@ -248,10 +264,18 @@ mod tests {
     fn sock_tuple_sides() {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let t = SockTuple { l4proto: L4Proto::Tcp, local: Some((a, 40000)), remote: Some((b, 80)), is_server: false };
+        let t = SockTuple {
+            l4proto: L4Proto::Tcp,
+            local: Some((a, 40000)),
+            remote: Some((b, 80)),
+            is_server: false,
+        };
         assert_eq!(t.client(), Some((a, 40000)));
         assert_eq!(t.server(), Some((b, 80)));
-        let s = SockTuple { is_server: true, ..t };
+        let s = SockTuple {
+            is_server: true,
+            ..t
+        };
         assert_eq!(s.server(), Some((a, 40000)));
     }
 }

@@ -33,7 +33,9 @@ pub struct ProcFs {
 
 impl Default for ProcFs {
     fn default() -> Self {
-        Self { root: PathBuf::from("/proc") }
+        Self {
+            root: PathBuf::from("/proc"),
+        }
     }
 }
 
@@ -48,9 +50,12 @@ impl ProcFs {
 
     /// All numeric entries of `/proc`: the thread-group leaders.
     pub fn pids(&self) -> Vec<u32> {
-        let Ok(dir) = fs::read_dir(&self.root) else { return Vec::new() };
-        let mut pids: Vec<u32> =
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+        let Ok(dir) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut pids: Vec<u32> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
         pids.sort_unstable();
         pids
     }
@@ -92,7 +97,13 @@ impl ProcFs {
 
     /// The path an open fd of a process points at.
     pub fn fd_path(&self, pid: u32, fd: i64) -> Option<Vec<u8>> {
-        read_link_bytes(&self.root.join(pid.to_string()).join("fd").join(fd.to_string()))
+        read_link_bytes(
+            &self
+                .root
+                .join(pid.to_string())
+                .join("fd")
+                .join(fd.to_string()),
+        )
     }
 }
 
@@ -135,7 +146,9 @@ pub fn parse_stat(stat: &str) -> Option<ProcSnapshot> {
 
 fn apply_status(snap: &mut ProcSnapshot, status: &str) {
     for line in status.lines() {
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let mut words = value.split_whitespace();
         match key {
             "Uid" => snap.uid = words.next().and_then(|w| w.parse().ok()).unwrap_or(0),
@@ -179,7 +192,10 @@ mod tests {
 
     #[test]
     fn cmdline_split() {
-        assert_eq!(split_nul(b"cat\0/etc/passwd\0"), vec![b"cat".to_vec(), b"/etc/passwd".to_vec()]);
+        assert_eq!(
+            split_nul(b"cat\0/etc/passwd\0"),
+            vec![b"cat".to_vec(), b"/etc/passwd".to_vec()]
+        );
         assert!(split_nul(b"").is_empty());
     }
 }

@@ -123,7 +123,10 @@ pub struct ProcessTable {
 
 impl ProcessTable {
     pub fn new(procfs: ProcFs) -> Self {
-        Self { procs: HashMap::new(), procfs }
+        Self {
+            procs: HashMap::new(),
+            procfs,
+        }
     }
 
     /// Read every process in `/proc`. Returns how many were loaded.
@@ -140,7 +143,9 @@ impl ProcessTable {
         // Seed fds from /proc/<pid>/fd so sockets and files opened before we attached are known.
         if let Ok(dir) = std::fs::read_dir(self.procfs.root().join(pid.to_string()).join("fd")) {
             for e in dir.flatten() {
-                let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else { continue };
+                let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else {
+                    continue;
+                };
                 if let Some(target) = self.procfs.fd_path(pid, fd) {
                     let kind = if target.starts_with(b"/") {
                         super::fds::FdKind::File
@@ -180,6 +185,11 @@ impl ProcessTable {
         self.load(tgid)
     }
 
+    /// Add a process we learnt about from an event only.
+    pub fn insert(&mut self, p: Process) {
+        self.procs.insert(p.pid, p);
+    }
+
     /// The n-th ancestor (1 = parent) of a process.
     pub fn ancestor(&self, tgid: u32, n: usize) -> Option<&Process> {
         let mut cur = self.procs.get(&tgid)?;
@@ -199,7 +209,10 @@ impl ProcessTable {
         }
         let mut p = match self.get_or_load(parent) {
             Some(pp) => pp.clone(),
-            None => Process { ppid: parent, ..Default::default() },
+            None => Process {
+                ppid: parent,
+                ..Default::default()
+            },
         };
         p.pid = child;
         p.ppid = parent;
@@ -209,7 +222,9 @@ impl ProcessTable {
 
     /// A successful exec: new command line; fds opened with O_CLOEXEC are gone.
     pub fn on_exec<A: AsRef<[u8]>>(&mut self, tgid: u32, comm: &[u8], filename: &[u8], argv: &[A]) {
-        let Some(p) = self.get_or_load(tgid) else { return };
+        let Some(p) = self.get_or_load(tgid) else {
+            return;
+        };
         p.set_command(comm, argv);
         if !filename.is_empty() {
             let mut out = Vec::with_capacity(filename.len() + p.cwd.len() + 1);
@@ -252,7 +267,10 @@ mod tests {
         assert_eq!(p.args, b"/etc/passwd -n");
         assert_eq!(p.cmdline, b"cat /etc/passwd -n");
         p.set_command::<&[u8]>(b"sh", &[]);
-        assert_eq!((p.exe.as_slice(), p.args.as_slice(), p.cmdline.as_slice()), (&b""[..], &b""[..], &b"sh"[..]));
+        assert_eq!(
+            (p.exe.as_slice(), p.args.as_slice(), p.cmdline.as_slice()),
+            (&b""[..], &b""[..], &b"sh"[..])
+        );
     }
 
     #[test]
@@ -271,11 +289,25 @@ mod tests {
         assert_eq!(t.ancestor(child, 2).map(|p| p.pid), Some(parent));
 
         t.get_mut(child).unwrap().cwd = b"/usr".to_vec();
-        t.get_mut(child).unwrap().fds.set(4, crate::state::fds::FdKind::File, b"/a").open_flags = O_CLOEXEC;
-        t.get_mut(child).unwrap().fds.set(5, crate::state::fds::FdKind::File, b"/b");
+        t.get_mut(child)
+            .unwrap()
+            .fds
+            .set(4, crate::state::fds::FdKind::File, b"/a")
+            .open_flags = O_CLOEXEC;
+        t.get_mut(child)
+            .unwrap()
+            .fds
+            .set(5, crate::state::fds::FdKind::File, b"/b");
         t.on_exec(child, b"ls", b"bin/ls", &[b"ls".as_slice(), b"-l"]);
         let c = t.get(child).unwrap();
-        assert_eq!((c.comm.as_slice(), c.exepath.as_slice(), c.cmdline.as_slice()), (&b"ls"[..], &b"/usr/bin/ls"[..], &b"ls -l"[..]));
+        assert_eq!(
+            (
+                c.comm.as_slice(),
+                c.exepath.as_slice(),
+                c.cmdline.as_slice()
+            ),
+            (&b"ls"[..], &b"/usr/bin/ls"[..], &b"ls -l"[..])
+        );
         assert!(c.fds.get(4).is_none(), "O_CLOEXEC fd closed by exec");
         assert!(c.fds.get(5).is_some());
         t.on_exit(child);

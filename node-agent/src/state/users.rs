@@ -33,15 +33,23 @@ impl UserDb {
             if f.len() < 7 || line.starts_with(b"#") {
                 continue;
             }
-            let Some(uid) = std::str::from_utf8(f[2]).ok().and_then(|s| s.parse().ok()) else { continue };
-            db.users.entry(uid).or_insert(User { name: f[0].to_vec(), homedir: f[5].to_vec(), shell: f[6].to_vec() });
+            let Some(uid) = std::str::from_utf8(f[2]).ok().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            db.users.entry(uid).or_insert(User {
+                name: f[0].to_vec(),
+                homedir: f[5].to_vec(),
+                shell: f[6].to_vec(),
+            });
         }
         for line in group.split(|b| *b == b'\n') {
             let f: Vec<&[u8]> = line.split(|b| *b == b':').collect();
             if f.len() < 3 || line.starts_with(b"#") {
                 continue;
             }
-            let Some(gid) = std::str::from_utf8(f[2]).ok().and_then(|s| s.parse().ok()) else { continue };
+            let Some(gid) = std::str::from_utf8(f[2]).ok().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
             db.groups.entry(gid).or_insert_with(|| f[0].to_vec());
         }
         db

@@ -1,0 +1,280 @@
+//! Probe record → [`DecodedEvent`]: copy the header and the kind's fixed part into plain fields and
+//! the raw parameters into the event's reusable buffers. Paths are resolved later, against state.
+
+use kestrel_engine::{EventTypeId, event_type_by_name};
+use kestrel_probe::{EventKind, RawEvent, syscalls};
+
+use crate::event::{AT_FDCWD, DecodedEvent, Kind, NO_FD};
+use crate::state::fds::{L4Proto, SockTuple};
+
+/// Syscall number → engine event type, computed once.
+pub struct EventTypeMap {
+    by_nr: Vec<Option<EventTypeId>>,
+    procexit: Option<EventTypeId>,
+}
+
+impl Default for EventTypeMap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventTypeMap {
+    pub fn new() -> Self {
+        let by_nr = (0..512u32)
+            .map(|nr| syscalls::name(nr).and_then(event_type_by_name))
+            .collect();
+        Self {
+            by_nr,
+            procexit: event_type_by_name("procexit"),
+        }
+    }
+
+    pub fn syscall(&self, nr: u32) -> Option<EventTypeId> {
+        self.by_nr.get(nr as usize).copied().flatten()
+    }
+
+    pub fn procexit(&self) -> Option<EventTypeId> {
+        self.procexit
+    }
+}
+
+fn kind_of(k: EventKind) -> Kind {
+    match k {
+        EventKind::Generic => Kind::Generic,
+        EventKind::Execve => Kind::Exec,
+        EventKind::Open => Kind::Open,
+        EventKind::Socket => Kind::Socket,
+        EventKind::SockOp => Kind::SockOp,
+        EventKind::FileOp => Kind::FileOp,
+        EventKind::Mount => Kind::Mount,
+        EventKind::SetId => Kind::SetId,
+        EventKind::Ptrace => Kind::Ptrace,
+        EventKind::Module => Kind::Module,
+        EventKind::Clone => Kind::Clone,
+        EventKind::FdOp => Kind::FdOp,
+        EventKind::ProcFork => Kind::ProcFork,
+        EventKind::ProcExec => Kind::ProcExec,
+        EventKind::ProcExit => Kind::ProcExit,
+    }
+}
+
+fn l4(protocol: u16) -> L4Proto {
+    match protocol as i32 {
+        libc::IPPROTO_TCP => L4Proto::Tcp,
+        libc::IPPROTO_UDP => L4Proto::Udp,
+        libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6 => L4Proto::Icmp,
+        libc::IPPROTO_RAW => L4Proto::Raw,
+        _ => L4Proto::Unknown,
+    }
+}
+
+/// The kernel socket's addresses; `None` for non-IP sockets.
+pub fn sock_tuple(t: &kestrel_probe::event::SockTuple, is_server: bool) -> Option<SockTuple> {
+    let local = t.local().map(|a| (a.ip(), a.port()));
+    let remote = t
+        .remote()
+        .map(|a| (a.ip(), a.port()))
+        .filter(|(ip, port)| !(ip.is_unspecified() && *port == 0));
+    local?;
+    Some(SockTuple {
+        l4proto: l4(t.protocol),
+        local,
+        remote,
+        is_server,
+    })
+}
+
+/// Decode `raw` into `out` (reset first). Returns false for records to skip (an unknown kind, or
+/// a syscall the engine has no event type for).
+pub fn decode(
+    raw: &RawEvent<'_>,
+    clock_offset: i64,
+    types: &EventTypeMap,
+    out: &mut DecodedEvent,
+) -> bool {
+    out.reset();
+    let Some(kind) = raw.kind() else { return false };
+    let h = raw.header();
+    out.kind = kind_of(kind);
+    out.ts_ns = raw.wall_clock_ns(clock_offset).max(0) as u64;
+    out.syscall_nr = h.syscall_nr;
+    out.tid = h.tid;
+    out.tgid = h.tgid;
+    out.vtid = h.ns_tid;
+    out.vtgid = h.ns_tgid;
+    out.ptgid = h.ptgid;
+    out.uid = h.uid;
+    out.gid = h.gid;
+    out.euid = h.euid;
+    out.egid = h.egid;
+    out.loginuid = h.loginuid;
+    out.comm.extend_from_slice(raw.comm());
+    out.cgroup_id = h.cgroup_id;
+    out.res = h.ret;
+    out.truncated = raw.is_truncated() || raw.read_failed();
+
+    let ty = match out.kind {
+        Kind::ProcExit => types.procexit(),
+        k if k.is_lifecycle() => Some(EventTypeId(0)),
+        _ => types.syscall(h.syscall_nr),
+    };
+    let Some(ty) = ty else { return false };
+    out.event_type = ty;
+
+    fn put(buf: &mut Vec<u8>, has: &mut bool, v: Option<&[u8]>) {
+        if let Some(v) = v {
+            buf.extend_from_slice(v);
+            *has = true;
+        }
+    }
+
+    use kestrel_probe::event::*;
+    match out.kind {
+        Kind::Generic => {
+            if let Some(g) = raw.fixed::<GenericFixed>() {
+                out.raw_args = g.args;
+            }
+        }
+        Kind::Exec | Kind::ProcExec => {
+            if let Some(x) = raw.fixed::<ExecFixed>() {
+                out.dirfd = x.dirfd as i64;
+                out.flags = x.flags as u64;
+            }
+            put(&mut out.path_raw, &mut out.has_path, raw.str_param(0));
+            out.text.extend_from_slice(raw.param(1).unwrap_or_default());
+            out.exe.extend_from_slice(raw.exe().unwrap_or_default());
+            out.cwd.extend_from_slice(raw.cwd().unwrap_or_default());
+        }
+        Kind::Open => {
+            if let Some(o) = raw.open() {
+                out.dirfd = o.dirfd as i64;
+                out.flags = o.flags as u64;
+                out.mode = o.mode;
+            }
+            out.fd = if h.ret >= 0 { h.ret } else { NO_FD };
+            put(&mut out.path_raw, &mut out.has_path, raw.path());
+        }
+        Kind::Socket => {
+            if let Some(s) = raw.fixed::<SocketFixed>() {
+                out.socket = [s.domain, s.r#type, s.protocol];
+            }
+            out.fd = if h.ret >= 0 { h.ret } else { NO_FD };
+        }
+        Kind::SockOp => {
+            if let Some(s) = raw.fixed::<SockOpFixed>() {
+                let accepting = matches!(h.syscall_nr as i64, libc::SYS_accept | libc::SYS_accept4);
+                out.fd = if accepting {
+                    if h.ret >= 0 { h.ret } else { NO_FD }
+                } else {
+                    s.fd as i64
+                };
+                out.count = s.arg as u64;
+                if accepting {
+                    out.flags = s.arg as u64;
+                }
+                let server =
+                    accepting || matches!(h.syscall_nr as i64, libc::SYS_listen | libc::SYS_bind);
+                out.sock = sock_tuple(&s.tuple, server);
+                out.socket = [
+                    s.tuple.family as u32,
+                    s.tuple.r#type as u32,
+                    s.tuple.protocol as u32,
+                ];
+            }
+            if let Some(p) = raw
+                .local_unix_path()
+                .filter(|p| !p.is_empty())
+                .or(raw.peer_unix_path())
+            {
+                out.text.extend_from_slice(p);
+            }
+            if out.sock.is_none()
+                && let Some(kestrel_probe::SockAddr::Unix(p)) = raw.user_sockaddr()
+                && out.text.is_empty()
+            {
+                out.text.extend_from_slice(p);
+            }
+        }
+        Kind::FileOp => {
+            if let Some(f) = raw.fixed::<FileOpFixed>() {
+                out.flags = f.flags as u64;
+                out.mode = f.mode;
+                match h.syscall_nr as i64 {
+                    libc::SYS_fchmod | libc::SYS_fchdir => out.fd = f.fd as i64,
+                    _ => {
+                        out.dirfd = f.fd as i64;
+                        out.fd2 = f.fd2 as i64;
+                    }
+                }
+            }
+            put(&mut out.path_raw, &mut out.has_path, raw.path());
+            put(&mut out.path2_raw, &mut out.has_path2, raw.path2());
+        }
+        Kind::Mount => {
+            if let Some(m) = raw.fixed::<MountFixed>() {
+                out.flags = m.flags;
+            }
+            // mount: source, target, fstype; umount2: target only
+            if h.syscall_nr as i64 == libc::SYS_mount {
+                put(&mut out.path_raw, &mut out.has_path, raw.str_param(0));
+                put(&mut out.path2_raw, &mut out.has_path2, raw.str_param(1));
+                out.text
+                    .extend_from_slice(raw.str_param(2).unwrap_or_default());
+            } else {
+                put(
+                    &mut out.path_raw,
+                    &mut out.has_path,
+                    raw.str_param(1).or(raw.str_param(0)),
+                );
+            }
+        }
+        Kind::SetId => {
+            if let Some(s) = raw.fixed::<SetIdFixed>() {
+                out.ids = s.ids;
+            }
+        }
+        Kind::Ptrace => {
+            if let Some(p) = raw.fixed::<PtraceFixed>() {
+                out.ptrace = [p.request, p.pid, p.addr as i64, p.data as i64];
+            }
+        }
+        Kind::Module => {
+            if let Some(m) = raw.fixed::<ModuleFixed>() {
+                out.fd = if m.fd >= 0 { m.fd as i64 } else { NO_FD };
+                out.flags = m.flags as u64;
+                out.count = m.len;
+            }
+            out.text
+                .extend_from_slice(raw.str_param(0).unwrap_or_default());
+        }
+        Kind::Clone => {
+            if let Some(c) = raw.fixed::<CloneFixed>() {
+                out.flags = c.flags;
+                out.child[0] = c.child_tid;
+            }
+        }
+        Kind::FdOp => {
+            if let Some(f) = raw.fixed::<FdOpFixed>() {
+                out.fd = f.fd as i64;
+                out.fd2 = if f.fd2 >= 0 { f.fd2 as i64 } else { NO_FD };
+                out.flags = f.flags as u64;
+            }
+        }
+        Kind::ProcFork => {
+            if let Some(f) = raw.fixed::<ProcForkFixed>() {
+                out.child = [f.child_tid, f.child_tgid, f.child_ns_tid, f.child_ns_tgid];
+            }
+        }
+        Kind::ProcExit => {
+            if let Some(x) = raw.fixed::<ProcExitFixed>() {
+                out.exit_code = x.exit_code;
+                out.group_dead = x.group_dead != 0;
+            }
+        }
+    }
+    if out.dirfd != AT_FDCWD && out.dirfd < 0 && out.kind != Kind::Exec {
+        out.dirfd = AT_FDCWD;
+    }
+    true
+}

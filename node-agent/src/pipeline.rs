@@ -1,0 +1,369 @@
+//! The per-event path: apply an event to the state, evaluate the rules on it, and turn matches
+//! into alerts. Used by the live agent and by replay, so both print the same alerts.
+//!
+//! Nothing here allocates per event once the tables are warm, except when an alert fires, when a
+//! process or container is seen for the first time, or when a file descriptor opens (the fd table
+//! keeps recycled name buffers).
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use kestrel_engine::{CompiledRule, RuleSet};
+
+use crate::alert::{Alert, AlertContext};
+use crate::cli::RuleMatching;
+use crate::event::{AT_FDCWD, DecodedEvent, EventView, Kind, NO_FD};
+use crate::state::containers::{ContainerRegistry, container_from_proc_cgroup};
+use crate::state::fds::{FdEntry, FdKind};
+use crate::state::procfs::ProcFs;
+use crate::state::procs::{Process, ProcessTable, resolve_path};
+use crate::state::users::UserDb;
+
+/// Counters of the event path.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineCounters {
+    pub events: u64,
+    pub evaluated: u64,
+    pub alerts: u64,
+}
+
+/// Everything the agent knows beyond one event, and the buffers the event path reuses.
+pub struct Pipeline {
+    pub procs: ProcessTable,
+    pub containers: ContainerRegistry,
+    pub host_users: UserDb,
+    procfs: ProcFs,
+    hostname: Arc<str>,
+    matching: RuleMatching,
+    scratch: RefCell<Vec<u8>>,
+    tmp_fd: FdEntry,
+    base: Vec<u8>,
+    pub counters: PipelineCounters,
+}
+
+impl Pipeline {
+    pub fn new(procfs: ProcFs, hostname: Arc<str>, matching: RuleMatching) -> Self {
+        Self {
+            procs: ProcessTable::new(procfs.clone()),
+            containers: ContainerRegistry::default(),
+            host_users: UserDb::load(std::path::Path::new("/")),
+            procfs,
+            hostname,
+            matching,
+            scratch: RefCell::new(Vec::with_capacity(4096)),
+            tmp_fd: FdEntry::new(FdKind::File),
+            base: Vec::with_capacity(4096),
+            counters: PipelineCounters::default(),
+        }
+    }
+
+    /// Read every running process from /proc, with its container.
+    pub fn seed(&mut self) -> usize {
+        let n = self.procs.seed();
+        let all: Vec<u32> = self.procfs.pids();
+        for pid in all {
+            self.refresh_container(pid, pid, 0);
+        }
+        n
+    }
+
+    pub fn hostname(&self) -> &Arc<str> {
+        &self.hostname
+    }
+
+    /// Re-read which container a process runs in (on first sight, after exec, when the event's
+    /// cgroup differs from the one we resolved).
+    fn refresh_container(&mut self, tgid: u32, tid: u32, cgroup_id: u64) {
+        let content = self
+            .procfs
+            .cgroup_of(tid)
+            .or_else(|| self.procfs.cgroup_of(tgid));
+        let slot = content
+            .as_deref()
+            .and_then(container_from_proc_cgroup)
+            .map(|c| self.containers.intern(c));
+        if let Some(slot) = slot
+            && let Some(c) = self.containers.get_mut(slot)
+            && c.users.is_none()
+        {
+            let root = self.procfs.root().join(tgid.to_string()).join("root");
+            c.users = Some(UserDb::load(&root));
+        }
+        if let Some(p) = self.procs.get_mut(tgid) {
+            p.container = slot;
+            p.cgroup_id = cgroup_id;
+        }
+    }
+
+    /// Make sure the event's process is in the table (it may have started before we attached).
+    fn ensure_process(&mut self, ev: &DecodedEvent) {
+        if self.procs.get(ev.tgid).is_some() {
+            return;
+        }
+        if self.procs.get_or_load(ev.tgid).is_none() {
+            // already gone from /proc: keep what the event says
+            self.procs.insert(Process {
+                pid: ev.tgid,
+                ppid: ev.ptgid,
+                vpid: ev.vtgid,
+                comm: ev.comm.clone(),
+                cmdline: ev.comm.clone(),
+                loginuid: ev.loginuid,
+                ..Default::default()
+            });
+        }
+        self.refresh_container(ev.tgid, ev.tid, ev.cgroup_id);
+    }
+
+    /// The directory a relative path of this event is relative to.
+    fn base_dir(&mut self, tgid: u32, dirfd: i64) {
+        self.base.clear();
+        let Some(p) = self.procs.get(tgid) else {
+            return;
+        };
+        if dirfd == AT_FDCWD || dirfd == NO_FD {
+            self.base.extend_from_slice(&p.cwd);
+        } else if let Some(e) = p.fds.get(dirfd) {
+            self.base.extend_from_slice(&e.name);
+        } else if let Some(path) = self.procfs.fd_path(tgid, dirfd) {
+            self.base.extend_from_slice(&path);
+        }
+    }
+
+    fn resolve_paths(&mut self, ev: &mut DecodedEvent) {
+        if ev.has_path && ev.kind != Kind::Mount {
+            self.base_dir(ev.tgid, ev.dirfd);
+            resolve_path(&self.base, &ev.path_raw, &mut ev.path);
+        } else if ev.has_path {
+            ev.path.extend_from_slice(&ev.path_raw);
+        }
+        if ev.has_path2 {
+            let dirfd = if ev.syscall_nr as i64 == libc::SYS_mount {
+                AT_FDCWD
+            } else {
+                ev.fd2
+            };
+            self.base_dir(ev.tgid, dirfd);
+            resolve_path(&self.base, &ev.path2_raw, &mut ev.path2);
+        }
+    }
+
+    /// Apply what the event changes before rules see it (exec's new command line, an open's new fd).
+    fn apply_before(&mut self, ev: &DecodedEvent) {
+        let ok = ev.res >= 0;
+        match ev.kind {
+            Kind::Exec if ok => {
+                let filename: &[u8] = if ev.exe.is_empty() { &ev.path } else { &ev.exe };
+                let argv: Vec<&[u8]> = ev.argv().collect();
+                self.procs.on_exec(ev.tgid, &ev.comm, filename, &argv);
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    if !ev.cwd.is_empty() {
+                        p.cwd.clear();
+                        p.cwd.extend_from_slice(&ev.cwd);
+                    }
+                    p.loginuid = ev.loginuid;
+                    p.start_ns = ev.ts_ns;
+                }
+                self.refresh_container(ev.tgid, ev.tid, ev.cgroup_id);
+            }
+            Kind::Open if ok => {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    let kind = if ev.flags as i32 & libc::O_DIRECTORY != 0 {
+                        FdKind::Directory
+                    } else {
+                        FdKind::File
+                    };
+                    p.fds.set(ev.fd, kind, &ev.path).open_flags = ev.flags as u32;
+                }
+            }
+            Kind::Socket if ok => {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    p.fds.set(ev.fd, socket_kind(ev.socket[0]), b"");
+                }
+            }
+            Kind::SockOp if ev.fd != NO_FD => {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    let kind = match (ev.sock.as_ref(), ev.socket[0] as i32) {
+                        (_, libc::AF_INET) => FdKind::Ipv4,
+                        (_, libc::AF_INET6) => FdKind::Ipv6,
+                        (_, libc::AF_UNIX) => FdKind::Unix,
+                        (Some(t), _) if t.local.is_some_and(|l| l.0.is_ipv4()) => FdKind::Ipv4,
+                        (Some(_), _) => FdKind::Ipv6,
+                        _ => p.fds.get(ev.fd).map_or(FdKind::Unknown, |e| e.kind),
+                    };
+                    let mut name = std::mem::take(&mut self.base);
+                    name.clear();
+                    match &ev.sock {
+                        Some(t) => {
+                            crate::event::args::write_tuple(&mut name, t);
+                        }
+                        None => name.extend_from_slice(&ev.text),
+                    }
+                    let e = p.fds.set(ev.fd, kind, &name);
+                    e.sock = ev.sock;
+                    self.base = name;
+                }
+            }
+            Kind::FileOp
+                if ok && matches!(ev.syscall_nr as i64, libc::SYS_chdir | libc::SYS_fchdir) =>
+            {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    if ev.syscall_nr as i64 == libc::SYS_chdir {
+                        p.cwd.clear();
+                        p.cwd.extend_from_slice(&ev.path);
+                    } else if let Some(name) = p.fds.get(ev.fd).map(|e| e.name.clone()) {
+                        p.cwd = name;
+                    }
+                }
+            }
+            Kind::FdOp if ok && ev.syscall_nr as i64 != libc::SYS_close => {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    p.fds.dup(ev.fd, ev.res);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Apply what the event ends after rules saw it (a close, an exit).
+    fn apply_after(&mut self, ev: &DecodedEvent) {
+        match ev.kind {
+            Kind::FdOp if ev.res == 0 && ev.syscall_nr as i64 == libc::SYS_close => {
+                if let Some(p) = self.procs.get_mut(ev.tgid) {
+                    p.fds.close(ev.fd);
+                }
+            }
+            Kind::ProcExit if ev.group_dead || ev.tid == ev.tgid => self.procs.on_exit(ev.tgid),
+            _ => {}
+        }
+    }
+
+    /// Handle one decoded event: state, rules, alerts. `emit` receives each alert.
+    pub fn process(&mut self, ev: &mut DecodedEvent, rules: &RuleSet, emit: &mut dyn FnMut(Alert)) {
+        self.counters.events += 1;
+        ev.num = self.counters.events;
+        match ev.kind {
+            Kind::ProcFork => {
+                let [child_tid, child_tgid, _, child_vtgid] = ev.child;
+                if child_tid == child_tgid && child_tgid != 0 {
+                    self.ensure_process(ev);
+                    self.procs.on_fork(ev.tgid, child_tgid, child_vtgid);
+                    if let Some(c) = self.procs.get_mut(child_tgid) {
+                        c.start_ns = ev.ts_ns;
+                    }
+                }
+                return;
+            }
+            Kind::ProcExec => return,
+            _ => {}
+        }
+        self.ensure_process(ev);
+        if let Some(p) = self.procs.get(ev.tgid)
+            && p.cgroup_id != ev.cgroup_id
+            && ev.cgroup_id != 0
+        {
+            self.refresh_container(ev.tgid, ev.tid, ev.cgroup_id);
+        }
+        self.resolve_paths(ev);
+        self.apply_before(ev);
+        self.evaluate(ev, rules, emit);
+        self.apply_after(ev);
+    }
+
+    fn evaluate(&mut self, ev: &DecodedEvent, rules: &RuleSet, emit: &mut dyn FnMut(Alert)) {
+        self.counters.evaluated += 1;
+        let proc_ = self.procs.get(ev.tgid);
+        let fd: Option<&FdEntry> = match ev.kind {
+            Kind::Open if ev.fd == NO_FD => {
+                self.tmp_fd.kind = if ev.flags as i32 & libc::O_DIRECTORY != 0 {
+                    FdKind::Directory
+                } else {
+                    FdKind::File
+                };
+                self.tmp_fd.name.clear();
+                self.tmp_fd.name.extend_from_slice(&ev.path);
+                Some(&self.tmp_fd)
+            }
+            _ if ev.fd != NO_FD => proc_.and_then(|p| p.fds.get(ev.fd)),
+            _ => None,
+        };
+        let view = EventView {
+            ev,
+            procs: &self.procs,
+            proc_,
+            fd,
+            container: proc_
+                .and_then(|p| p.container)
+                .and_then(|s| self.containers.get(s)),
+            host_users: &self.host_users,
+            hostname: &self.hostname,
+            scratch: &self.scratch,
+        };
+        let first_only = self.matching == RuleMatching::First;
+        let mut fired = 0u64;
+        rules.evaluate(&view, &mut |rule| {
+            emit(make_alert(rule, &view, &self.hostname));
+            fired += 1;
+            if first_only {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        self.counters.alerts += fired;
+    }
+}
+
+fn socket_kind(domain: u32) -> FdKind {
+    match domain as i32 {
+        libc::AF_INET => FdKind::Ipv4,
+        libc::AF_INET6 => FdKind::Ipv6,
+        libc::AF_UNIX => FdKind::Unix,
+        libc::AF_NETLINK => FdKind::Netlink,
+        _ => FdKind::Unknown,
+    }
+}
+
+/// Build the alert for a matched rule: render the output and every `%field`.
+pub fn make_alert(rule: &CompiledRule, view: &EventView<'_>, hostname: &Arc<str>) -> Alert {
+    let mut output = String::with_capacity(256);
+    rule.output.render(view, &mut output);
+    let mut output_fields = std::collections::BTreeMap::new();
+    for (i, f) in rule.output.fields().iter().enumerate() {
+        let mut v = String::new();
+        let present = rule.output.render_field(i, view, &mut v);
+        output_fields.insert(f.name.clone(), present.then_some(v));
+    }
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let context = AlertContext {
+        container_id: view
+            .container
+            .map_or_else(|| "host".to_owned(), |c| c.short_id().to_owned()),
+        container_name: view.container.and_then(|c| c.name.clone()),
+        container_image: view.container.and_then(|c| c.image.clone()),
+        pod_name: view
+            .container
+            .and_then(|c| c.pod.as_ref())
+            .map(|p| p.name.clone()),
+        pod_namespace: view
+            .container
+            .and_then(|c| c.pod.as_ref())
+            .map(|p| p.namespace.clone()),
+        pod_uid: view.container.and_then(|c| c.pod_uid.clone()),
+        proc_name: lossy(&view.ev.comm),
+        proc_cmdline: view.proc_.map(|p| lossy(&p.cmdline)).unwrap_or_default(),
+        pid: view.ev.tgid,
+    };
+    Alert {
+        time_ns: view.ev.ts_ns,
+        rule: rule.name.clone(),
+        priority: rule.priority,
+        source: rule.source.clone(),
+        tags: rule.tags.clone(),
+        output,
+        output_fields,
+        hostname: hostname.clone(),
+        context,
+    }
+}

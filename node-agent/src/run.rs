@@ -1,0 +1,231 @@
+//! `kestrel-agent run`: attach the probe, read events, evaluate rules, print alerts.
+//!
+//! Threads: the event thread (this one) owns the probe's ring buffer and all state, and never
+//! blocks on anything but the ring buffer's poll; the alert thread writes outputs; the reload
+//! thread compiles rule files on SIGHUP and swaps the rule set atomically.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use kestrel_engine::CompileOptions;
+use kestrel_probe::{Probe, ProbeControl, ProbeOptions, RawEvent, boot_to_wall_clock_offset};
+
+use crate::alert::writer::{AlertOutput, AlertQueue, LogLineOutput};
+use crate::cli::RunArgs;
+use crate::decode::{EventTypeMap, decode};
+use crate::event::DecodedEvent;
+use crate::pipeline::Pipeline;
+use crate::rules::{LiveRules, LoadedRules};
+use crate::state::procfs::ProcFs;
+use crate::wanted;
+
+/// Fields the rules read that the agent does not fill: said once at load, never silent.
+pub fn warn_unfilled(loaded: &LoadedRules) {
+    let unfilled: Vec<&str> = loaded
+        .compiled
+        .ruleset
+        .fields_used()
+        .into_iter()
+        .filter(|f| !crate::event::view::fills(*f))
+        .map(|f| f.name())
+        .collect();
+    if !unfilled.is_empty() {
+        tracing::warn!(
+            fields = %unfilled.join(", "),
+            "rules use fields this agent does not fill yet: they read as <NA> and their comparisons are false"
+        );
+    }
+}
+
+fn apply_plan(control: &ProbeControl, loaded: &LoadedRules) -> anyhow::Result<()> {
+    let plan = wanted::plan(&loaded.compiled.ruleset);
+    if plan.unrestricted {
+        tracing::warn!(
+            "a rule has no evt.type restriction: capturing every syscall the probe decodes"
+        );
+    }
+    if !plan.not_capturable.is_empty() {
+        tracing::warn!(event_types = %plan.not_capturable.join(", "), "rules use event types this probe does not capture");
+    }
+    control
+        .set_wanted_syscalls(&plan.wanted)
+        .context("updating the probe's wanted syscalls")?;
+    tracing::info!(
+        syscalls = plan.wanted.iter().count(),
+        "probe filter updated"
+    );
+    Ok(())
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let opts = CompileOptions {
+        min_priority: args.rules.min_priority,
+        ..Default::default()
+    };
+    let loaded = LoadedRules::load(&args.rules.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &loaded.compiled.warnings {
+        tracing::debug!("{w}");
+    }
+    tracing::info!(
+        warnings = loaded.compiled.warnings.len(),
+        "loaded {}",
+        loaded.summary
+    );
+    warn_unfilled(&loaded);
+
+    let hostname: Arc<str> = args.hostname.clone().unwrap_or_else(local_hostname).into();
+    let probe_opts = ProbeOptions {
+        ring_buffer_bytes: args
+            .ring_buffer_mib
+            .checked_mul(1 << 20)
+            .context("--ring-buffer-mib too large")?,
+        ..ProbeOptions::default()
+    };
+    let mut probe = Probe::load(&probe_opts).context("loading the eBPF probe")?;
+    let control = probe.control();
+    apply_plan(&control, &loaded)?;
+    let live = Arc::new(LiveRules::new(loaded));
+
+    let mut pipeline = Pipeline::new(ProcFs::default(), hostname, args.rule_matching);
+    let seeded = pipeline.seed();
+    tracing::info!(processes = seeded, "process table seeded from /proc");
+
+    let outputs: Vec<Box<dyn AlertOutput>> =
+        vec![Box::new(LogLineOutput::new(std::io::stdout(), args.json))];
+    let (queue, alert_thread) = AlertQueue::spawn(outputs, args.alert_queue);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .context("installing SIGHUP handler")?;
+    let reloader = spawn_reloader(
+        args,
+        opts,
+        live.clone(),
+        control.clone(),
+        reload.clone(),
+        stop.clone(),
+    );
+
+    eprintln!(
+        "kestrel-agent: watching syscalls on {} (Ctrl-C to stop)",
+        pipeline.hostname()
+    );
+    let types = EventTypeMap::new();
+    let mut offset = boot_to_wall_clock_offset();
+    let mut ev = DecodedEvent::default();
+    let mut last_stats = Instant::now();
+    let mut last_clock = Instant::now();
+    let mut malformed = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = probe.poll(Duration::from_millis(50)) {
+            tracing::warn!(error = %e, "polling the ring buffer failed");
+        }
+        let rules = live.load();
+        let ruleset = &rules.compiled.ruleset;
+        probe.drain(|raw: RawEvent<'_>| {
+            if !decode(&raw, offset, &types, &mut ev) {
+                malformed += u64::from(raw.kind().is_none());
+                return;
+            }
+            pipeline.process(&mut ev, ruleset, &mut |alert| {
+                queue.send(alert);
+            });
+        });
+        drop(rules);
+        if last_clock.elapsed() > Duration::from_secs(10) {
+            offset = boot_to_wall_clock_offset();
+            last_clock = Instant::now();
+        }
+        if args.stats_interval > 0
+            && last_stats.elapsed() >= Duration::from_secs(args.stats_interval)
+        {
+            log_stats(&pipeline, &probe, &queue, malformed);
+            last_stats = Instant::now();
+        }
+    }
+    // Drain what is already in the ring buffer before stopping.
+    let rules = live.load();
+    probe.drain(|raw: RawEvent<'_>| {
+        if decode(&raw, offset, &types, &mut ev) {
+            pipeline.process(&mut ev, &rules.compiled.ruleset, &mut |alert| {
+                queue.send(alert);
+            });
+        }
+    });
+    log_stats(&pipeline, &probe, &queue, malformed);
+    drop(queue);
+    let _ = alert_thread.join();
+    let _ = reloader.join();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_stats(pipeline: &Pipeline, probe: &Probe, queue: &AlertQueue, malformed: u64) {
+    let c = pipeline.counters;
+    let drops = probe.drop_counts().unwrap_or_default();
+    let a = queue.counters();
+    tracing::info!(
+        events = c.events,
+        alerts = c.alerts,
+        alerts_dropped = a.dropped.load(Ordering::Relaxed),
+        kernel_ringbuf_full = drops.ringbuf_full,
+        kernel_stash_full = drops.stash_full,
+        kernel_stash_miss = drops.stash_miss,
+        kernel_read_failed = drops.read_failed,
+        malformed,
+        processes = pipeline.procs.len(),
+        containers = pipeline.containers.len(),
+        "counters"
+    );
+}
+
+fn spawn_reloader(
+    args: &RunArgs,
+    opts: CompileOptions,
+    live: Arc<LiveRules>,
+    control: ProbeControl,
+    reload: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let paths = args.rules.rules.clone();
+    std::thread::Builder::new()
+        .name("kestrel-reload".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                if !reload.swap(false, Ordering::Relaxed) {
+                    continue;
+                }
+                tracing::info!("SIGHUP: reloading rule files");
+                match LoadedRules::load(&paths, &opts) {
+                    Ok(new) => {
+                        warn_unfilled(&new);
+                        let summary = new.summary.clone();
+                        // Widen the kernel filter before the swap so no event of a new rule is missed.
+                        if let Err(e) = apply_plan(&control, &new) {
+                            tracing::error!(error = %e, "reload: keeping the previous rule set");
+                            continue;
+                        }
+                        live.swap(new);
+                        tracing::info!("reloaded {summary}");
+                    }
+                    Err(e) => {
+                        tracing::error!("reload failed, keeping the last good rule set:\n{e}");
+                    }
+                }
+            }
+        })
+        .expect("spawn reload thread")
+}
+
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
