@@ -7,7 +7,7 @@
 //! - [`output`]: `%field` templates.
 //! - [`MapEvent`]: a [`FieldSource`] built from field-name → value strings (tests, replay).
 //!
-//! ```no_run
+//! ```
 //! use kestrel_engine::{Loader, CompileOptions, MapEvent};
 //! let mut loader = Loader::new();
 //! loader.add_str("rules.yaml", r#"

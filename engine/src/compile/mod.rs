@@ -1,6 +1,8 @@
 //! The compiled rule set: each rule's evaluator tree, its event-type set and the per-event-type
 //! index, so an event runs only the rules that can match its `evt.type`.
 
+pub(crate) mod build;
+
 use std::collections::BTreeSet;
 
 use crate::diag::Pos;

@@ -20,7 +20,7 @@ pub(crate) use pmatch::PathPrefixes;
 pub use transform::Transform;
 
 /// A compiled condition.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Node {
     True,
     False,
@@ -33,7 +33,7 @@ pub(crate) enum Node {
 }
 
 /// One field comparison.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Cmp {
     pub field: Field,
     pub arg: FieldArg,
@@ -104,7 +104,7 @@ impl IpNet {
 }
 
 /// What a comparison tests each (transformed) value against.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Test {
     Exists,
     StrCmp(Ord3, Box<[u8]>),
@@ -140,7 +140,7 @@ pub(crate) enum StrValOp {
     EndsWith,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ValRhs {
     pub field: Field,
     pub arg: FieldArg,

@@ -1,7 +1,9 @@
 //! Loading rule files: YAML documents with positions, items (rules, macros, lists), append and
 //! override, merged in order (later definitions win), then checked and compiled.
 
-mod yaml;
+pub(crate) mod items;
+pub(crate) mod merge;
+pub(crate) mod yaml;
 
 use std::path::Path;
 
@@ -93,16 +95,67 @@ impl Loader {
         self.docs.push((name.into(), text.into()));
     }
 
-    /// Load, merge, check and compile everything added so far.
+    /// Load, merge, check and compile everything added so far. On success the warnings are in
+    /// [`Compiled::warnings`]; on failure every diagnostic (errors and warnings) is returned.
     pub fn compile(&self, opts: &CompileOptions) -> Result<Compiled, Diagnostics> {
-        let _ = opts;
+        let files: Vec<String> = self.docs.iter().map(|(n, _)| n.clone()).collect();
+        let mut diags = Vec::new();
+        let mut merger = merge::Merger {
+            files: &files,
+            diags: &mut Vec::new(),
+            c: merge::Collection::default(),
+        };
+        let mut merge_diags = Vec::new();
+        for (fi, (name, text)) in self.docs.iter().enumerate() {
+            let roots = match yaml::parse(text) {
+                Ok(r) => r,
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::error(
+                            "yaml-syntax",
+                            name.clone(),
+                            format!("invalid YAML: {}", e.message),
+                        )
+                        .at(e.pos),
+                    );
+                    continue;
+                }
+            };
+            let mut items = Vec::new();
+            let mut dec = items::Decoder {
+                file: fi,
+                file_name: name,
+                diags: &mut diags,
+            };
+            for root in &roots {
+                dec.document(root, &mut items);
+            }
+            for item in items {
+                merger.add(fi, item);
+            }
+            merge_diags.append(merger.diags);
+        }
+        diags.append(&mut merge_diags);
+        let collection = merger.c;
+        let out = crate::compile::build::build(&files, &collection, opts, &mut diags);
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(Diagnostics(diags));
+        }
         Ok(Compiled {
-            ruleset: RuleSet::empty(),
-            warnings: Vec::new(),
-            stats: Stats::default(),
-            other_source_rules: Vec::new(),
-            required_engine_versions: Vec::new(),
-            required_plugin_versions: Vec::new(),
+            ruleset: out.ruleset,
+            warnings: diags,
+            stats: out.stats,
+            other_source_rules: out.other,
+            required_engine_versions: collection
+                .engine_versions
+                .iter()
+                .map(|(f, v)| (files[*f].clone(), v.clone()))
+                .collect(),
+            required_plugin_versions: collection
+                .plugin_versions
+                .iter()
+                .map(|(f, n, v)| (files[*f].clone(), n.clone(), v.clone()))
+                .collect(),
         })
     }
 }

@@ -4,4 +4,4 @@ pub mod ast;
 mod parser;
 
 pub use ast::{Check, Expr, FieldExpr, Literal, Op, Rhs, Span};
-pub use parser::{SyntaxError, parse_condition};
+pub use parser::{SyntaxError, parse_condition, unquote};

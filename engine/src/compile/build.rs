@@ -1,0 +1,812 @@
+//! From merged items to a [`RuleSet`]: lists expanded, macros and rules parsed and bound,
+//! exceptions turned into conditions, macros inlined, event-type sets computed.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{CompiledRule, RuleSet};
+use crate::check::{Bound, Env, bind::Binder};
+use crate::diag::{Diagnostic, ItemKind, Pos, TextPos};
+use crate::eval::Node;
+use crate::events::EventTypeSet;
+use crate::fields::Field;
+use crate::load::items::{ExceptionDef, Located};
+use crate::load::merge::{Collection, Joined, RuleState};
+use crate::load::yaml::{Node as YNode, Yaml};
+use crate::load::{CompileOptions, OtherSourceRule, Stats};
+use crate::output::OutputTemplate;
+use crate::syntax::{Expr, Op, Span, parse_condition};
+
+/// Where a condition came from, to turn spans into positions.
+enum Origin<'a> {
+    Joined(&'a Joined),
+    /// Generated text (exceptions): file, YAML position of the exception.
+    Generated {
+        file: usize,
+        pos: Pos,
+    },
+}
+
+struct Ctx<'a> {
+    files: &'a [String],
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+fn line_col(text: &str, at: usize) -> (Pos, &str) {
+    let at = at.min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let col = text[line_start..at].chars().count() as u32 + 1;
+    (Pos { line, col }, &text[line_start..line_end])
+}
+
+impl Ctx<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn text_diag(
+        &mut self,
+        error: bool,
+        code: &'static str,
+        kind: ItemKind,
+        name: &str,
+        what: &str,
+        text: &str,
+        origin: &Origin<'_>,
+        span: Span,
+        message: String,
+    ) {
+        let (file, pos, seg_text, rel) = match origin {
+            Origin::Joined(j) => {
+                let (seg, t) = j.locate(span.start);
+                (seg.file, seg.pos, t, span.start.saturating_sub(seg.start))
+            }
+            Origin::Generated { file, pos } => (*file, *pos, text, span.start),
+        };
+        let (p, line) = line_col(seg_text, rel);
+        let line_rest =
+            line.chars().count() as u32 + 1 - p.col.min(line.chars().count() as u32 + 1);
+        let span_chars = text
+            .get(span.start..span.end.min(text.len()))
+            .map_or(1, |s| s.chars().count() as u32);
+        let d = if error {
+            Diagnostic::error(code, self.files[file].clone(), message)
+        } else {
+            Diagnostic::warning(code, self.files[file].clone(), message)
+        };
+        self.diags.push(d.at(pos).item(kind, name).in_text(TextPos {
+            what: what.to_string(),
+            pos: p,
+            len: span_chars.clamp(1, line_rest.max(1)),
+            line_text: line.to_string(),
+        }));
+    }
+}
+
+/// Expand lists: items naming an earlier list take its items (Falco's visibility rule).
+fn expand_lists(c: &Collection, ctx: &mut Ctx<'_>) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (idx, l) in c.lists.iter().enumerate() {
+        let mut items = Vec::new();
+        for it in &l.items {
+            if it.text == l.name {
+                ctx.diags.push(
+                    Diagnostic::error(
+                        "list-self-reference",
+                        ctx.files[it.file].clone(),
+                        format!("list `{}` refers to itself", l.name),
+                    )
+                    .at(it.pos)
+                    .item(ItemKind::List, &l.name),
+                );
+                continue;
+            }
+            match c.list(&it.text) {
+                Some(j) if j < idx => items.extend(out[&it.text].iter().cloned()),
+                _ => items.push(it.text.clone()),
+            }
+        }
+        out.insert(l.name.clone(), items);
+    }
+    out
+}
+
+/// Quote an exception value for the generated condition text, as Falco does for values that
+/// need it (we quote anything that is not a plain word).
+fn exception_value(v: &str) -> String {
+    if crate::syntax::unquote(v).is_some() {
+        return v.to_string();
+    }
+    let plain = !v.is_empty()
+        && !v.bytes().any(|c| {
+            c.is_ascii_whitespace() || matches!(c, b'(' | b')' | b',' | b'=' | b'"' | b'\'' | b'\\')
+        });
+    if plain {
+        v.to_string()
+    } else {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+fn scalar_or_list(n: &YNode) -> Option<Result<Vec<String>, String>> {
+    match &n.y {
+        Yaml::Scalar { value, .. } => Some(Err(value.clone())),
+        Yaml::Seq(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(Ok),
+        Yaml::Map(_) => None,
+    }
+}
+
+/// Build the condition text of one exception, as Falco does; `Err` is a shape error.
+fn exception_text(e: &ExceptionDef) -> Result<Option<String>, (Pos, String)> {
+    let name = &e.name;
+    let Some((fields, fpos)) = &e.fields else {
+        return Err((
+            e.pos,
+            format!(
+                "exception `{name}` has no `fields` (and no earlier exception of that name to add values to)"
+            ),
+        ));
+    };
+    if e.values.is_empty() {
+        return Ok(None);
+    }
+    let check_op = |c: &Located| -> Result<Op, (Pos, String)> {
+        Op::from_word(&c.text).filter(|o| *o != Op::Exists).ok_or_else(|| {
+            (
+                c.pos,
+                format!("exception `{name}`: `{}` is not a comparison operator (expected =, !=, in, contains, startswith, pmatch...)", c.text),
+            )
+        })
+    };
+    match fields {
+        Err(field) => {
+            let comp = match &e.comps {
+                None => "in".to_string(),
+                Some((Err(c), _)) => {
+                    check_op(c)?;
+                    c.text.clone()
+                }
+                Some((Ok(_), p)) => {
+                    return Err((
+                        *p,
+                        format!(
+                            "exception `{name}`: `fields` is one field, so `comps` must be one operator, not a list"
+                        ),
+                    ));
+                }
+            };
+            if !Op::from_word(&comp).is_some_and(Op::takes_list) {
+                return Err((
+                    e.comps.as_ref().map_or(*fpos, |c| c.1),
+                    format!(
+                        "exception `{name}`: with a single field the values form a list, so `comps` must be `in`, `intersects` or `pmatch`, not `{comp}`"
+                    ),
+                ));
+            }
+            let mut vals = Vec::new();
+            for v in &e.values {
+                match v.as_str() {
+                    Some(s) => vals.push(exception_value(s)),
+                    None => {
+                        return Err((
+                            v.pos,
+                            format!(
+                                "exception `{name}`: with a single field each value must be a string, found {}",
+                                v.kind_name()
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(Some(format!(
+                "{} {} ({})",
+                field.text,
+                comp,
+                vals.join(", ")
+            )))
+        }
+        Ok(fields) => {
+            let comps: Vec<String> = match &e.comps {
+                None => vec!["=".to_string(); fields.len()],
+                Some((Ok(c), p)) => {
+                    if c.len() != fields.len() {
+                        return Err((
+                            *p,
+                            format!(
+                                "exception `{name}`: `fields` has {} entries but `comps` has {}",
+                                fields.len(),
+                                c.len()
+                            ),
+                        ));
+                    }
+                    for x in c {
+                        check_op(x)?;
+                    }
+                    c.iter().map(|x| x.text.clone()).collect()
+                }
+                Some((Err(c), _)) => {
+                    return Err((
+                        c.pos,
+                        format!(
+                            "exception `{name}`: `fields` is a list, so `comps` must be a list of the same length"
+                        ),
+                    ));
+                }
+            };
+            let mut tuples = Vec::new();
+            for v in &e.values {
+                let Yaml::Seq(items) = &v.y else {
+                    return Err((
+                        v.pos,
+                        format!(
+                            "exception `{name}`: each value must be a list of {} items (one per field), found {}",
+                            fields.len(),
+                            v.kind_name()
+                        ),
+                    ));
+                };
+                if items.len() != fields.len() {
+                    return Err((
+                        v.pos,
+                        format!(
+                            "exception `{name}`: this value has {} items but there are {} fields",
+                            items.len(),
+                            fields.len()
+                        ),
+                    ));
+                }
+                let mut parts = Vec::new();
+                for ((f, comp), item) in fields.iter().zip(&comps).zip(items) {
+                    let list_op = Op::from_word(comp).is_some_and(Op::takes_list);
+                    let rhs = match scalar_or_list(item) {
+                        Some(Ok(list)) => format!(
+                            "({})",
+                            list.iter()
+                                .map(|s| exception_value(s))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Some(Err(s)) if list_op => {
+                            if s.starts_with('(') {
+                                s
+                            } else {
+                                format!("({})", exception_value(&s))
+                            }
+                        }
+                        Some(Err(s)) => exception_value(&s),
+                        None => {
+                            return Err((
+                                item.pos,
+                                format!(
+                                    "exception `{name}`: values must be strings or lists of strings, found {}",
+                                    item.kind_name()
+                                ),
+                            ));
+                        }
+                    };
+                    parts.push(format!("{} {} {}", f.text, comp, rhs));
+                }
+                tuples.push(format!("({})", parts.join(" and ")));
+            }
+            Ok(Some(tuples.join(" or ")))
+        }
+    }
+}
+
+/// The event types a condition can match, and whether it tests only `evt.type`.
+fn event_types(n: &Node) -> (EventTypeSet, bool) {
+    match n {
+        Node::EvtType(s) => (*s, true),
+        Node::True | Node::Cmp(_) => (EventTypeSet::all(), false),
+        Node::False => (EventTypeSet::empty(), true),
+        Node::And(v) => v.iter().fold((EventTypeSet::all(), true), |(acc, p), n| {
+            let (s, q) = event_types(n);
+            (acc.intersection(&s), p && q)
+        }),
+        Node::Or(v) => v.iter().fold((EventTypeSet::empty(), true), |(acc, p), n| {
+            let (s, q) = event_types(n);
+            (acc.union(&s), p && q)
+        }),
+        Node::Not(inner) => {
+            let (s, pure) = event_types(inner);
+            if pure {
+                (s.complement(), true)
+            } else {
+                (EventTypeSet::all(), false)
+            }
+        }
+    }
+}
+
+fn flatten(n: Node) -> Node {
+    match n {
+        Node::And(v) => {
+            let mut out = Vec::new();
+            for c in v.into_vec() {
+                match flatten(c) {
+                    Node::And(inner) => out.extend(inner.into_vec()),
+                    Node::True => {}
+                    other => out.push(other),
+                }
+            }
+            if out.iter().any(|n| matches!(n, Node::False)) {
+                return Node::False;
+            }
+            match out.len() {
+                0 => Node::True,
+                1 => out.pop().expect("one"),
+                _ => Node::And(out.into()),
+            }
+        }
+        Node::Or(v) => {
+            let mut out = Vec::new();
+            for c in v.into_vec() {
+                match flatten(c) {
+                    Node::Or(inner) => out.extend(inner.into_vec()),
+                    Node::False => {}
+                    other => out.push(other),
+                }
+            }
+            if out.iter().any(|n| matches!(n, Node::True)) {
+                return Node::True;
+            }
+            match out.len() {
+                0 => Node::False,
+                1 => out.pop().expect("one"),
+                _ => Node::Or(out.into()),
+            }
+        }
+        Node::Not(inner) => match flatten(*inner) {
+            Node::True => Node::False,
+            Node::False => Node::True,
+            Node::Not(x) => *x,
+            other => Node::Not(Box::new(other)),
+        },
+        other => other,
+    }
+}
+
+struct Macros {
+    bound: Vec<Option<Bound>>,
+    /// Fields each macro reads directly.
+    fields: Vec<BTreeSet<Field>>,
+}
+
+/// Inline macros; `Err(cycle)` names the macros of a reference loop.
+fn inline(
+    b: &Bound,
+    m: &Macros,
+    stack: &mut Vec<usize>,
+    fields: &mut BTreeSet<Field>,
+) -> Result<Option<Node>, Vec<usize>> {
+    Ok(Some(match b {
+        Bound::And(v) => {
+            let mut out = Vec::new();
+            for x in v {
+                match inline(x, m, stack, fields)? {
+                    Some(n) => out.push(n),
+                    None => return Ok(None),
+                }
+            }
+            Node::And(out.into())
+        }
+        Bound::Or(v) => {
+            let mut out = Vec::new();
+            for x in v {
+                match inline(x, m, stack, fields)? {
+                    Some(n) => out.push(n),
+                    None => return Ok(None),
+                }
+            }
+            Node::Or(out.into())
+        }
+        Bound::Not(x) => match inline(x, m, stack, fields)? {
+            Some(n) => Node::Not(Box::new(n)),
+            None => return Ok(None),
+        },
+        Bound::Node(n) => n.clone(),
+        Bound::Macro(i) => {
+            if let Some(at) = stack.iter().position(|s| s == i) {
+                let mut cycle = stack[at..].to_vec();
+                cycle.push(*i);
+                return Err(cycle);
+            }
+            let Some(body) = &m.bound[*i] else {
+                return Ok(None);
+            };
+            fields.extend(m.fields[*i].iter().copied());
+            stack.push(*i);
+            let r = inline(body, m, stack, fields);
+            stack.pop();
+            return r;
+        }
+    }))
+}
+
+fn mark_used(b: &Bound, m: &Macros, used: &mut [bool]) {
+    match b {
+        Bound::And(v) | Bound::Or(v) => v.iter().for_each(|x| mark_used(x, m, used)),
+        Bound::Not(x) => mark_used(x, m, used),
+        Bound::Node(_) => {}
+        Bound::Macro(i) => {
+            if !used[*i] {
+                used[*i] = true;
+                if let Some(body) = &m.bound[*i] {
+                    mark_used(body, m, used);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Output {
+    pub ruleset: RuleSet,
+    pub stats: Stats,
+    pub other: Vec<OtherSourceRule>,
+}
+
+pub(crate) fn build(
+    files: &[String],
+    c: &Collection,
+    opts: &CompileOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Output {
+    let mut ctx = Ctx { files, diags };
+    let lists = expand_lists(c, &mut ctx);
+    let macro_names: Vec<&str> = c.macros.iter().map(|m| m.name.as_str()).collect();
+    let list_fn = |n: &str| lists.get(n).map(Vec::as_slice);
+    let macro_fn = |n: &str| c.macro_index(n);
+    let env = || Env {
+        list: &list_fn,
+        macro_index: &macro_fn,
+        macro_names: &macro_names,
+    };
+
+    // Macros: parse and bind each once; report later, once we know which are used.
+    let mut macros = Macros {
+        bound: Vec::new(),
+        fields: Vec::new(),
+    };
+    let mut macro_errors: Vec<Vec<(bool, &'static str, Span, String)>> = Vec::new();
+    for m in &c.macros {
+        let mut errs = Vec::new();
+        let mut fields = BTreeSet::new();
+        let bound = match parse_condition(&m.cond.text) {
+            Err(e) => {
+                errs.push((true, "syntax", e.span, e.message));
+                None
+            }
+            Ok(ast) => {
+                let mut b = Binder::new(env());
+                let bound = b.bind(&ast);
+                fields = b.fields;
+                for e in b.errors {
+                    errs.push((false, e.code, e.span, e.message));
+                }
+                errs.is_empty().then_some(bound)
+            }
+        };
+        macros.bound.push(bound);
+        macros.fields.push(fields);
+        macro_errors.push(errs);
+    }
+
+    // Rules: parse and bind (condition and exceptions).
+    struct Pending<'r> {
+        r: &'r RuleState,
+        bound: Option<Bound>,
+        fields: BTreeSet<Field>,
+        skip: bool,
+    }
+    let mut pending = Vec::new();
+    let mut other = Vec::new();
+    let mut stats = Stats {
+        macros: c.macros.len(),
+        lists: c.lists.len(),
+        ..Stats::default()
+    };
+    for r in &c.rules {
+        if r.source != "syscall" {
+            other.push(OtherSourceRule {
+                name: r.name.clone(),
+                source: r.source.clone(),
+                file: files[r.file].clone(),
+            });
+            ctx.diags.push(
+                Diagnostic::warning(
+                    "other-source",
+                    files[r.file].clone(),
+                    format!(
+                        "source `{}` is not evaluated (only `syscall` rules are); the rule is kept aside",
+                        r.source
+                    ),
+                )
+                .at(r.pos)
+                .item(ItemKind::Rule, &r.name),
+            );
+            continue;
+        }
+        stats.rules += 1;
+        let mut b = Binder::new(env());
+        let mut ok = true;
+        let mut errs: Vec<(String, String, Origin, Span, &'static str, String)> = Vec::new();
+        let cond = match parse_condition(&r.cond.text) {
+            Err(e) => {
+                errs.push((
+                    "condition".into(),
+                    r.cond.text.clone(),
+                    Origin::Joined(&r.cond),
+                    e.span,
+                    "syntax",
+                    e.message,
+                ));
+                ok = false;
+                None
+            }
+            Ok(ast) => Some(ast),
+        };
+        let mut excs = Vec::new();
+        for e in &r.exceptions {
+            match exception_text(e) {
+                Err((pos, msg)) => {
+                    ok = false;
+                    ctx.diags.push(
+                        Diagnostic::error("bad-exception", files[e.file].clone(), msg)
+                            .at(pos)
+                            .item(ItemKind::Rule, &r.name),
+                    );
+                }
+                Ok(None) => {}
+                Ok(Some(text)) => match parse_condition(&text) {
+                    Err(err) => {
+                        ok = false;
+                        errs.push((
+                            format!("exception {:?}", e.name),
+                            text.clone(),
+                            Origin::Generated {
+                                file: e.file,
+                                pos: e.values_pos,
+                            },
+                            err.span,
+                            "bad-exception",
+                            err.message,
+                        ));
+                    }
+                    Ok(ast) => excs.push((e, text, ast)),
+                },
+            }
+        }
+        let mut bound = None;
+        if let Some(ast) = &cond {
+            let bc = b.bind(ast);
+            for e in std::mem::take(&mut b.errors) {
+                errs.push((
+                    "condition".into(),
+                    r.cond.text.clone(),
+                    Origin::Joined(&r.cond),
+                    e.span,
+                    e.code,
+                    e.message,
+                ));
+            }
+            let mut all = vec![bc];
+            for (e, text, ast) in &excs {
+                let be = b.bind(ast);
+                for err in std::mem::take(&mut b.errors) {
+                    errs.push((
+                        format!("exception {:?}", e.name),
+                        text.clone(),
+                        Origin::Generated {
+                            file: e.file,
+                            pos: e.values_pos,
+                        },
+                        err.span,
+                        err.code,
+                        err.message,
+                    ));
+                }
+                all.push(Bound::Not(Box::new(be)));
+            }
+            bound = Some(if all.len() == 1 {
+                all.pop().expect("one")
+            } else {
+                Bound::And(all)
+            });
+        }
+        let skip = b.unknown_field && r.skip_if_unknown_filter;
+        if skip {
+            ctx.diags.push(
+                Diagnostic::warning(
+                    "skipped-unknown-filter",
+                    files[r.file].clone(),
+                    "the condition uses an unknown field and the rule has `skip-if-unknown-filter: true`: the rule is skipped",
+                )
+                .at(r.pos)
+                .item(ItemKind::Rule, &r.name),
+            );
+        } else {
+            for (what, text, origin, span, code, msg) in &errs {
+                ctx.text_diag(
+                    true,
+                    code,
+                    ItemKind::Rule,
+                    &r.name,
+                    what,
+                    text,
+                    origin,
+                    *span,
+                    msg.clone(),
+                );
+            }
+        }
+        if !errs.is_empty() {
+            ok = false;
+        }
+        pending.push(Pending {
+            r,
+            bound: if ok { bound } else { None },
+            fields: b.fields,
+            skip,
+        });
+    }
+
+    // Report macro errors: errors when a rule uses the macro, warnings otherwise.
+    let mut used = vec![false; c.macros.len()];
+    for p in &pending {
+        if let Some(b) = &p.bound {
+            mark_used(b, &macros, &mut used);
+        }
+    }
+    // A rule that failed to bind may still reference macros: mark through a re-parse.
+    for p in pending.iter().filter(|p| p.bound.is_none() && !p.skip) {
+        if let Ok(ast) = parse_condition(&p.r.cond.text) {
+            let mut names = Vec::new();
+            collect_macro_refs(&ast, &mut names);
+            for n in names {
+                if let Some(i) = c.macro_index(&n) {
+                    used[i] = true;
+                    if let Some(body) = &macros.bound[i] {
+                        mark_used(body, &macros, &mut used);
+                    }
+                }
+            }
+        }
+    }
+    for (i, errs) in macro_errors.iter().enumerate() {
+        let m = &c.macros[i];
+        for (syntax, code, span, msg) in errs {
+            let error = *syntax || used[i];
+            let msg = if error {
+                msg.clone()
+            } else {
+                format!("{msg} (the macro is not used by any rule)")
+            };
+            ctx.text_diag(
+                error,
+                code,
+                ItemKind::Macro,
+                &m.name,
+                "condition",
+                &m.cond.text,
+                &Origin::Joined(&m.cond),
+                *span,
+                msg,
+            );
+        }
+    }
+
+    // Inline macros, compute event types, build the rules.
+    let mut rules = Vec::new();
+    let mut cycle_reported = vec![false; c.macros.len()];
+    for p in pending {
+        let r = p.r;
+        let Some(bound) = &p.bound else { continue };
+        if p.skip {
+            continue;
+        }
+        let mut fields = p.fields.clone();
+        let node = match inline(bound, &macros, &mut Vec::new(), &mut fields) {
+            Err(cycle) => {
+                let first = cycle[0];
+                if !cycle_reported[first] {
+                    for i in &cycle {
+                        cycle_reported[*i] = true;
+                    }
+                    let m = &c.macros[first];
+                    let path = cycle
+                        .iter()
+                        .map(|i| format!("`{}`", c.macros[*i].name))
+                        .collect::<Vec<_>>()
+                        .join(" → ");
+                    ctx.diags.push(
+                        Diagnostic::error(
+                            "macro-cycle",
+                            files[m.file].clone(),
+                            if cycle.len() == 2 {
+                                format!("macro `{}` refers to itself", m.name)
+                            } else {
+                                format!("macros refer to each other in a loop: {path}")
+                            },
+                        )
+                        .at(m.pos)
+                        .item(ItemKind::Macro, &m.name),
+                    );
+                }
+                continue;
+            }
+            Ok(None) => continue,
+            Ok(Some(n)) => flatten(n),
+        };
+        let output = match OutputTemplate::parse(&r.output.text) {
+            Ok(o) => o,
+            Err(e) => {
+                let text = r.output.text.clone();
+                ctx.text_diag(
+                    true,
+                    "bad-output",
+                    ItemKind::Rule,
+                    &r.name,
+                    "output",
+                    &text,
+                    &Origin::Joined(&r.output),
+                    Span::new(e.offset, e.offset + e.len),
+                    e.message,
+                );
+                continue;
+            }
+        };
+        let (types, _) = event_types(&node);
+        if types.is_all() && r.warn_evttypes {
+            ctx.diags.push(
+                Diagnostic::warning(
+                    "no-event-type",
+                    files[r.file].clone(),
+                    "the condition does not restrict `evt.type`, so the rule runs on every event (slow); add e.g. `evt.type in (open, openat)` or set `warn_evttypes: false`",
+                )
+                .at(r.pos)
+                .item(ItemKind::Rule, &r.name),
+            );
+        }
+        if !r.enabled
+            || r.priority < opts.min_priority
+            || opts.disabled_rules.iter().any(|n| *n == r.name)
+            || r.tags.iter().any(|t| opts.disabled_tags.contains(t))
+        {
+            continue;
+        }
+        rules.push(CompiledRule {
+            name: r.name.clone(),
+            desc: r.desc.trim_end().to_string(),
+            priority: r.priority,
+            tags: r.tags.clone(),
+            source: r.source.clone(),
+            output,
+            event_types: types,
+            file: files[r.file].clone(),
+            pos: r.pos,
+            condition_fields: fields,
+            expr: node,
+        });
+    }
+    stats.enabled_rules = rules.len();
+    stats.other_source_rules = other.len();
+    Output {
+        ruleset: RuleSet::from_rules(rules),
+        stats,
+        other,
+    }
+}
+
+fn collect_macro_refs(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| collect_macro_refs(x, out)),
+        Expr::Not(x, _) => collect_macro_refs(x, out),
+        Expr::Macro(n, _) => out.push(n.clone()),
+        Expr::Check(_) => {}
+    }
+}
