@@ -155,6 +155,9 @@ fn compile_bpf(clang: &Path, src: &Path, obj: &Path, includes: &[&Path]) {
         "-Wall",
         "-Werror",
         "-Wno-unused-function",
+        // libbpf 1.1 BPF_CORE_READ declares an uninitialized `typeof(field)` temporary,
+        // which clang >= 21 flags for const fields; the macro fills it right after.
+        "-Wno-default-const-init-var-unsafe",
         "-c",
     ]);
     for i in includes {

@@ -2,17 +2,17 @@
 /*
  * Building one event in the per-CPU scratch and sending it to the ring buffer.
  *
- *   struct kestrel_ev e;
- *   struct kestrel_open *f = ev_begin(&e, task, KIND, nr, ret, sizeof(*f), NPARAMS);
- *   if (!f) return;
- *   f->flags = ...;               // fixed part, zeroed by ev_begin
- *   ev_user_str(&e, 0, uptr);     // params, in index order, each exactly once
- *   ev_submit(&e);
+ *   struct kestrel_scratch *s = ev_begin(task, KIND, nr, ret, sizeof(struct kestrel_open), NPARAMS);
+ *   if (!s) return;
+ *   struct kestrel_open *f = ev_fixed(s);   // zeroed by ev_begin
+ *   f->flags = ...;
+ *   ev_user_str(s, 0, uptr);                // params, in index order, each exactly once
+ *   ev_submit(s);
  *
  * Every param start offset is masked with KESTREL_DATA_LIMIT and every param is
  * at most KESTREL_MAX_PATH bytes, so the verifier can prove all writes stay in
- * the KESTREL_SCRATCH_BYTES scratch; params that would start past the limit are
- * emitted empty with KESTREL_F_TRUNCATED.
+ * the scratch; params that would start past the limit are emitted empty with
+ * KESTREL_F_TRUNCATED.
  */
 #ifndef KESTREL_EMIT_H
 #define KESTREL_EMIT_H
@@ -20,22 +20,15 @@
 #include "kestrel_maps.h"
 #include "kestrel_task.h"
 
-struct kestrel_ev {
-	__u8 *buf;   /* scratch map value */
-	__u32 off;   /* where the next param's bytes go */
-	__u32 lens;  /* offset of param_len[0] */
-	__u16 flags; /* header flags accumulated while filling */
-};
-
 _Static_assert(sizeof(struct kestrel_event_header) == KESTREL_HEADER_BYTES, "header size");
 _Static_assert(KESTREL_DATA_LIMIT + KESTREL_MAX_PATH < KESTREL_MAX_EVENT_BYTES, "event bound");
-_Static_assert(KESTREL_MAX_EVENT_BYTES <= KESTREL_SCRATCH_BYTES, "scratch bound");
+/* argv from a user array: base <= DATA_LIMIT, offset < MAX_ARGV, size <= MAX_ARGV */
+_Static_assert(KESTREL_DATA_LIMIT + 2 * KESTREL_MAX_ARGV <= KESTREL_SCRATCH_BYTES, "scratch bound");
 
-/* Fills the common header for the current task and returns the (zeroed)
- * fixed part, or NULL if the scratch is unavailable. fixed_len must be a
- * multiple of 8 and at most 64. */
-static __always_inline void *ev_begin(struct kestrel_ev *e, struct task_struct *task, __u16 kind,
-				      __u32 nr, __s64 ret, __u32 fixed_len, __u32 nparams)
+/* Fills the common header for the current task and zeroes the fixed part;
+ * NULL if the scratch is unavailable. fixed_len: multiple of 8, at most 64. */
+static __always_inline struct kestrel_scratch *ev_begin(struct task_struct *task, __u16 kind, __u32 nr,
+							__s64 ret, __u32 fixed_len, __u32 nparams)
 {
 	__u32 zero = 0;
 	struct kestrel_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -68,125 +61,130 @@ static __always_inline void *ev_begin(struct kestrel_ev *e, struct task_struct *
 			break;
 		fixed[i] = 0;
 	}
-	e->buf = s->buf;
-	e->lens = sizeof(*h) + fixed_len;
-	e->off = e->lens + 2 * nparams;
-	e->flags = 0;
-	return fixed;
+	s->lens = sizeof(*h) + fixed_len;
+	s->off = s->lens + 2 * nparams;
+	s->flags = 0;
+	return s;
 }
 
-static __always_inline void ev_set_len(struct kestrel_ev *e, __u32 idx, __u32 len)
+static __always_inline void *ev_fixed(struct kestrel_scratch *s)
 {
-	__u32 at = e->lens + 2 * idx;
-	*(__u16 *)(e->buf + (at & 255)) = len;
+	return s->buf + sizeof(struct kestrel_event_header);
 }
 
-static __always_inline void ev_read_failed(struct kestrel_ev *e)
+static __always_inline void ev_set_len(struct kestrel_scratch *s, __u32 idx, __u32 len)
 {
-	e->flags |= KESTREL_F_READ_FAILED;
+	__u32 at = s->lens + 2 * idx;
+	*(__u16 *)(s->buf + (at & 255)) = len;
+}
+
+static __always_inline void ev_read_failed(struct kestrel_scratch *s)
+{
+	s->flags |= KESTREL_F_READ_FAILED;
 	count_drop(KESTREL_DROP_READ_FAILED);
 }
 
 /* An empty parameter. */
-static __always_inline void ev_empty(struct kestrel_ev *e, __u32 idx)
+static __always_inline void ev_empty(struct kestrel_scratch *s, __u32 idx)
 {
-	ev_set_len(e, idx, 0);
+	ev_set_len(s, idx, 0);
 }
 
-/* Records a string result n (bytes incl. NUL, or < 0) of a *_str read. */
-static __always_inline void ev_str_done(struct kestrel_ev *e, __u32 idx, __u32 off, long n, __u32 max)
+/* Records a string result n (bytes incl. NUL, or < 0) of a *_str read at off. */
+static __always_inline void ev_str_done(struct kestrel_scratch *s, __u32 idx, __u32 off, long n, __u32 max)
 {
 	if (n <= 0) {
 		if (n < 0)
-			ev_read_failed(e);
+			ev_read_failed(s);
 		n = 0;
 	} else {
 		if (n >= max)
-			e->flags |= KESTREL_F_TRUNCATED;
+			s->flags |= KESTREL_F_TRUNCATED;
 		n -= 1; /* drop the NUL */
 	}
 	n &= KESTREL_MAX_PATH - 1;
-	ev_set_len(e, idx, n);
-	e->off = off + n;
+	ev_set_len(s, idx, n);
+	s->off = off + n;
 }
 
-static __always_inline int ev_room(struct kestrel_ev *e, __u32 idx)
+/* 1 if param idx may start; else emits it empty (event full) and returns 0. */
+static __always_inline int ev_room(struct kestrel_scratch *s, __u32 idx)
 {
-	if (e->off > KESTREL_DATA_LIMIT) {
-		e->flags |= KESTREL_F_TRUNCATED;
-		ev_set_len(e, idx, 0);
+	if (s->off > KESTREL_DATA_LIMIT) {
+		s->flags |= KESTREL_F_TRUNCATED;
+		ev_set_len(s, idx, 0);
 		return 0;
 	}
 	return 1;
 }
 
 /* NUL-terminated string from user memory (up to KESTREL_MAX_PATH). */
-static __always_inline void ev_user_str(struct kestrel_ev *e, __u32 idx, const void *uptr)
+static __always_inline void ev_user_str(struct kestrel_scratch *s, __u32 idx, const void *uptr)
 {
 	if (!uptr) {
-		ev_empty(e, idx);
+		ev_empty(s, idx);
 		return;
 	}
-	if (!ev_room(e, idx))
+	if (!ev_room(s, idx))
 		return;
-	__u32 off = e->off & KESTREL_DATA_LIMIT;
-	long n = bpf_probe_read_user_str(e->buf + off, KESTREL_MAX_PATH, uptr);
-	ev_str_done(e, idx, off, n, KESTREL_MAX_PATH);
+	__u32 off = s->off & KESTREL_DATA_LIMIT;
+	long n = bpf_probe_read_user_str(s->buf + off, KESTREL_MAX_PATH, uptr);
+	ev_str_done(s, idx, off, n, KESTREL_MAX_PATH);
 }
 
 /* NUL-terminated string from kernel memory (up to KESTREL_MAX_PATH). */
-static __always_inline void ev_kernel_str(struct kestrel_ev *e, __u32 idx, const void *kptr)
+static __always_inline void ev_kernel_str(struct kestrel_scratch *s, __u32 idx, const void *kptr)
 {
 	if (!kptr) {
-		ev_empty(e, idx);
+		ev_empty(s, idx);
 		return;
 	}
-	if (!ev_room(e, idx))
+	if (!ev_room(s, idx))
 		return;
-	__u32 off = e->off & KESTREL_DATA_LIMIT;
-	long n = bpf_probe_read_kernel_str(e->buf + off, KESTREL_MAX_PATH, kptr);
-	ev_str_done(e, idx, off, n, KESTREL_MAX_PATH);
+	__u32 off = s->off & KESTREL_DATA_LIMIT;
+	long n = bpf_probe_read_kernel_str(s->buf + off, KESTREL_MAX_PATH, kptr);
+	ev_str_done(s, idx, off, n, KESTREL_MAX_PATH);
 }
 
 /* len raw bytes (clamped to max <= KESTREL_MAX_PATH) from user or kernel memory. */
-static __always_inline void ev_bytes(struct kestrel_ev *e, __u32 idx, const void *ptr, __u64 len,
-				     __u32 max, int user)
+static __always_inline void ev_bytes(struct kestrel_scratch *s, __u32 idx, const void *ptr, __u64 len, __u32 max,
+				     int user)
 {
 	if (!ptr || !len) {
-		ev_empty(e, idx);
+		ev_empty(s, idx);
 		return;
 	}
-	if (!ev_room(e, idx))
+	if (!ev_room(s, idx))
 		return;
 	if (len > max) {
 		len = max;
-		e->flags |= KESTREL_F_TRUNCATED;
+		s->flags |= KESTREL_F_TRUNCATED;
 	}
-	__u32 off = e->off & KESTREL_DATA_LIMIT;
+	__u32 off = s->off & KESTREL_DATA_LIMIT;
 	__u32 n = len & (2 * KESTREL_MAX_PATH - 1);
 	if (n > KESTREL_MAX_PATH)
 		n = KESTREL_MAX_PATH;
-	long err = user ? bpf_probe_read_user(e->buf + off, n, ptr) : bpf_probe_read_kernel(e->buf + off, n, ptr);
+	long err = user ? bpf_probe_read_user(s->buf + off, n, ptr) : bpf_probe_read_kernel(s->buf + off, n, ptr);
 	if (err) {
-		ev_read_failed(e);
+		ev_read_failed(s);
 		n = 0;
 	}
-	ev_set_len(e, idx, n);
-	e->off = off + n;
+	ev_set_len(s, idx, n);
+	s->off = off + n;
 }
 
 /* Sends the event. Wake-ups are batched: the reader is only woken when this
  * event makes the unread data cross kestrel_wakeup_threshold (threshold 0:
  * the kernel's default policy, a wake-up whenever the reader has caught up).
  * The reader also polls on a short timer, so nothing waits long. */
-static __always_inline void ev_submit(struct kestrel_ev *e)
+static __always_inline void ev_submit(struct kestrel_scratch *s)
 {
-	struct kestrel_event_header *h = (void *)e->buf;
-	__u32 len = e->off;
+	struct kestrel_event_header *h = (void *)s->buf;
+	__u32 len = s->off;
 	if (len > KESTREL_MAX_EVENT_BYTES)
 		len = KESTREL_MAX_EVENT_BYTES;
 	h->len = len;
-	h->flags = e->flags;
+	h->flags = s->flags;
 
 	__u64 thr = kestrel_wakeup_threshold;
 	__u64 flags = 0;
@@ -194,7 +192,7 @@ static __always_inline void ev_submit(struct kestrel_ev *e)
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 		flags = (avail < thr && avail + len >= thr) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	}
-	if (bpf_ringbuf_output(&events, e->buf, len, flags))
+	if (bpf_ringbuf_output(&events, s->buf, len, flags))
 		count_drop(KESTREL_DROP_RINGBUF_FULL);
 }
 

@@ -80,7 +80,7 @@ enum kestrel_limits {
 	KESTREL_MAX_SOCKADDR = 128,      /* max bytes of a user sockaddr parameter */
 	KESTREL_MAX_PATH_COMPONENTS = 48,/* max dentries walked when building a kernel path */
 	KESTREL_DATA_LIMIT = 16383,      /* a param starts at an offset <= this; mask */
-	KESTREL_SCRATCH_BYTES = 32768,   /* per-CPU scratch the event is built in */
+	KESTREL_SCRATCH_BYTES = 24576,   /* per-CPU scratch the event is built in */
 	KESTREL_MAX_EVENT_BYTES = 20480, /* no record is longer than this */
 	KESTREL_HEADER_BYTES = 96,       /* sizeof(struct kestrel_event_header) */
 };

@@ -72,9 +72,17 @@ struct {
 	__type(value, struct kestrel_exec_filename);
 } exec_filenames SEC(".maps");
 
-/* Per-CPU scratch the event is built in before bpf_ringbuf_output. */
+/* Per-CPU scratch the event is built in before bpf_ringbuf_output, with the
+ * builder's state. The state lives in the map (not on the stack) on purpose:
+ * values read back from map memory are unknown to the verifier, so the states
+ * of the many paths through a parameter (string lengths, path components)
+ * converge again right after it instead of multiplying. */
 struct kestrel_scratch {
 	__u8 buf[KESTREL_SCRATCH_BYTES];
+	__u32 off;   /* where the next param's bytes go */
+	__u32 lens;  /* offset of param_len[0] */
+	__u32 flags; /* header flags accumulated while filling */
+	__u32 _pad;
 };
 
 struct {
@@ -84,11 +92,16 @@ struct {
 	__type(value, struct kestrel_scratch);
 } scratch SEC(".maps");
 
-/* Per-CPU scratch for building kernel paths backwards (dentry walk) and for
- * staging the exec filename. */
+/* Per-CPU scratch for kernel paths: the dentry walk stores component i in
+ * names[i] (fixed offsets, so the walk has no variable-offset writes), then
+ * the components are copied into the event root first. names[] also stages
+ * the exec filename at sys_enter. */
+#define KESTREL_NAME_SLOT 256
 struct kestrel_path_scratch {
-	__u8 buf[2 * KESTREL_MAX_PATH];
+	__u8 names[KESTREL_MAX_PATH_COMPONENTS][KESTREL_NAME_SLOT];
+	__u16 lens[KESTREL_MAX_PATH_COMPONENTS];
 };
+_Static_assert(sizeof(((struct kestrel_path_scratch *)0)->names) >= KESTREL_MAX_PATH, "exec filename staging");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

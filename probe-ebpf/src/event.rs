@@ -131,7 +131,7 @@ pub mod limits {
     /// A parameter starts at an offset no larger than this (later ones are emptied).
     pub const DATA_LIMIT: u32 = 16383;
     /// Bytes of the per-CPU scratch an event is built in.
-    pub const SCRATCH_BYTES: u32 = 32768;
+    pub const SCRATCH_BYTES: u32 = 24576;
     /// No record is longer than this.
     pub const MAX_EVENT_BYTES: u32 = 20480;
     /// Size of [`EventHeader`](super::EventHeader).

@@ -24,6 +24,9 @@ static PROBE_OBJECT: &[u8] =
 const PROGRAMS: &[(&str, &str)] = &[
     ("kestrel_sys_enter", "sys_enter"),
     ("kestrel_sys_exit", "sys_exit"),
+    ("kestrel_proc_fork", "sched_process_fork"),
+    ("kestrel_proc_exec", "sched_process_exec"),
+    ("kestrel_proc_exit", "sched_process_exit"),
 ];
 
 const MAP_EVENTS: &str = "events";
