@@ -553,7 +553,13 @@ impl<'a> Binder<'a> {
                     Ok(r) => Test::Regex(r),
                     Err(e) => {
                         let msg = e.to_string();
-                        let last = msg.lines().last().unwrap_or("").trim().trim_start_matches("error: ").to_string();
+                        let last = msg
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim()
+                            .trim_start_matches("error: ")
+                            .to_string();
                         self.error(
                             "bad-regex",
                             span,
