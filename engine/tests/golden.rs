@@ -47,5 +47,10 @@ fn golden_error_messages() {
             failures.push(format!("--- {name}\nwant:\n{want}got:\n{got}"));
         }
     }
-    assert!(failures.is_empty(), "{} golden mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
