@@ -26,7 +26,7 @@ fn events() -> Vec<MapEvent> {
 fn eval_all(rs: &RuleSet, evs: &[MapEvent]) -> usize {
     let mut n = 0;
     for e in evs {
-        rs.evaluate(e, &mut |_| {
+        let _ = rs.evaluate(e, &mut |_| {
             n += 1;
             std::ops::ControlFlow::Continue(())
         });

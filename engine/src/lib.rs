@@ -20,7 +20,7 @@
 //! let compiled = loader.compile(&CompileOptions::default()).unwrap();
 //! let ev = MapEvent::from_pairs(&[("evt.type", "openat"), ("fd.name", "/etc/passwd"), ("proc.name", "cat")]).unwrap();
 //! let mut fired = Vec::new();
-//! compiled.ruleset.evaluate(&ev, &mut |rule| {
+//! let _ = compiled.ruleset.evaluate(&ev, &mut |rule| {
 //!     let mut line = String::new();
 //!     rule.output.render(&ev, &mut line);
 //!     fired.push(line);

@@ -43,7 +43,7 @@ fn eval(extra: &str, cond: &str, event: &MapEvent) -> bool {
         .compile(&CompileOptions::default())
         .unwrap_or_else(|e| panic!("{cond}:\n{e}"));
     let mut hit = false;
-    c.ruleset.evaluate(event, &mut |_| {
+    let _ = c.ruleset.evaluate(event, &mut |_| {
         hit = true;
         std::ops::ControlFlow::Break(())
     });
@@ -386,7 +386,7 @@ fn rules_with(extra: &str, event: &str) -> Vec<String> {
         .compile(&CompileOptions::default())
         .unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
-    c.ruleset.evaluate(&ev(event), &mut |r| {
+    let _ = c.ruleset.evaluate(&ev(event), &mut |r| {
         out.push(r.name.clone());
         std::ops::ControlFlow::Continue(())
     });

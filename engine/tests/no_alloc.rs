@@ -59,9 +59,9 @@ fn evaluate_allocates_nothing_after_warm_up() {
     .map(|j| MapEvent::from_json(j).unwrap())
     .collect();
     let mut fired = 0usize;
-    let mut run = |fired: &mut usize| {
+    let run = |fired: &mut usize| {
         for e in &events {
-            c.ruleset.evaluate(e, &mut |_| {
+            let _ = c.ruleset.evaluate(e, &mut |_| {
                 *fired += 1;
                 std::ops::ControlFlow::Continue(())
             });

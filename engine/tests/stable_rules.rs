@@ -15,7 +15,7 @@ fn load(opts: &CompileOptions) -> Compiled {
 fn fired(rs: &RuleSet, json: &str) -> Vec<String> {
     let ev = MapEvent::from_json(json).unwrap();
     let mut out = Vec::new();
-    rs.evaluate(&ev, &mut |r| {
+    let _ = rs.evaluate(&ev, &mut |r| {
         out.push(r.name.clone());
         std::ops::ControlFlow::Continue(())
     });

@@ -103,7 +103,7 @@ fn allowed_ops(ty: FieldType, list: bool) -> &'static [Op] {
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -525,7 +525,9 @@ impl<'a> Binder<'a> {
         Some(match ty {
             FieldType::String => match op {
                 Op::Eq | Op::Ne => Test::StrCmp(ord(op).expect("eq/ne"), t.as_bytes().into()),
-                Op::Contains => Test::Contains(memmem::Finder::new(t.as_bytes()).into_owned()),
+                Op::Contains => {
+                    Test::Contains(Box::new(memmem::Finder::new(t.as_bytes()).into_owned()))
+                }
                 Op::IContains => Test::IContains(t.to_ascii_lowercase().into_bytes().into()),
                 Op::StartsWith => Test::StartsWith(t.as_bytes().into()),
                 Op::EndsWith => Test::EndsWith(t.as_bytes().into()),
@@ -542,7 +544,7 @@ impl<'a> Binder<'a> {
                         return None;
                     };
                     if op == Op::BContains {
-                        Test::Contains(memmem::Finder::new(&bytes).into_owned())
+                        Test::Contains(Box::new(memmem::Finder::new(&bytes).into_owned()))
                     } else {
                         Test::StartsWith(bytes.into())
                     }

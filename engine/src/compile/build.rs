@@ -774,7 +774,7 @@ pub(crate) fn build(
         }
         if !r.enabled
             || r.priority < opts.min_priority
-            || opts.disabled_rules.iter().any(|n| *n == r.name)
+            || opts.disabled_rules.contains(&r.name)
             || r.tags.iter().any(|t| opts.disabled_tags.contains(t))
         {
             continue;

@@ -108,7 +108,7 @@ impl IpNet {
 pub(crate) enum Test {
     Exists,
     StrCmp(Ord3, Box<[u8]>),
-    Contains(memmem::Finder<'static>),
+    Contains(Box<memmem::Finder<'static>>),
     /// The needle is lowercased.
     IContains(Box<[u8]>),
     StartsWith(Box<[u8]>),
@@ -265,14 +265,11 @@ fn visit_transformed(
     let mut a = sc.take();
     let mut b = sc.take();
     ev.visit(field, arg, &mut |v| {
-        match transform::apply(transforms, v, &mut a, &mut b) {
-            Some(cv) => {
-                if f(cv, sc) {
-                    stopped = true;
-                    return Visit::Break(());
-                }
-            }
-            None => {}
+        if let Some(cv) = transform::apply(transforms, v, &mut a, &mut b)
+            && f(cv, sc)
+        {
+            stopped = true;
+            return Visit::Break(());
         }
         Visit::Continue(())
     });

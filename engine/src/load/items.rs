@@ -19,14 +19,17 @@ pub(crate) enum Mode {
     Replace,
 }
 
+/// `fields:`/`comps:` as written: a list (`Ok`) or one string (`Err`), with its position.
+pub(crate) type OneOrMany = (Result<Vec<Located>, Located>, Pos);
+
 #[derive(Debug, Clone)]
 pub(crate) struct ExceptionDef {
     pub name: String,
     pub file: usize,
     pub pos: Pos,
     /// `fields:` as written: one field (`Err`) or a list (`Ok`).
-    pub fields: Option<(Result<Vec<Located>, Located>, Pos)>,
-    pub comps: Option<(Result<Vec<Located>, Located>, Pos)>,
+    pub fields: Option<OneOrMany>,
+    pub comps: Option<OneOrMany>,
     pub values: Vec<Node>,
     pub values_pos: Pos,
 }
@@ -681,9 +684,7 @@ impl Decoder<'_> {
                 ok = false;
                 continue;
             };
-            let one_or_many = |d: &mut Self,
-                               key: &str|
-             -> Option<Option<(Result<Vec<Located>, Located>, Pos)>> {
+            let one_or_many = |d: &mut Self, key: &str| -> Option<Option<OneOrMany>> {
                 let Some((_, n)) = get(key) else {
                     return Some(None);
                 };

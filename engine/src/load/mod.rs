@@ -80,11 +80,15 @@ impl Loader {
     }
 
     /// Add a file; its path (as given) names it in diagnostics.
-    pub fn add_file(&mut self, path: impl AsRef<Path>) -> Result<(), Diagnostic> {
+    pub fn add_file(&mut self, path: impl AsRef<Path>) -> Result<(), Box<Diagnostic>> {
         let path = path.as_ref();
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::error("io", name.clone(), format!("cannot read the file: {e}"))
+            Box::new(Diagnostic::error(
+                "io",
+                name.clone(),
+                format!("cannot read the file: {e}"),
+            ))
         })?;
         self.docs.push((name, text));
         Ok(())

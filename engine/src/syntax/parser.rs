@@ -685,6 +685,22 @@ impl<'a> P<'a> {
     }
 }
 
+/// If `s` is exactly one quoted string (`"a b"`, `'x'`), its unescaped content.
+pub fn unquote(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if b.len() < 2 || !matches!(b[0], b'"' | b'\'') {
+        return None;
+    }
+    let mut p = P {
+        s,
+        b,
+        i: 0,
+        depth: 0,
+    };
+    let (text, span) = p.quoted().ok()?;
+    (span.end == s.len()).then_some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,20 +798,4 @@ mod tests {
         let deep = "(".repeat(500) + "a" + &")".repeat(500);
         assert!(err(&deep).0.contains("nested too deeply"));
     }
-}
-
-/// If `s` is exactly one quoted string (`"a b"`, `'x'`), its unescaped content.
-pub fn unquote(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    if b.len() < 2 || !matches!(b[0], b'"' | b'\'') {
-        return None;
-    }
-    let mut p = P {
-        s,
-        b,
-        i: 0,
-        depth: 0,
-    };
-    let (text, span) = p.quoted().ok()?;
-    (span.end == s.len()).then_some(text)
 }
