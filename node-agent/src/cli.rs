@@ -21,6 +21,88 @@ pub enum Command {
     /// Load and compile rule files without attaching anything; print `N rules, M macros, L lists`
     /// and every error and warning; exit non-zero on any error.
     Validate(ValidateArgs),
+    /// Record the event stream as the engine sees it (syscall, arguments, return value, and the
+    /// process, fd and container state the fields read) into a capture file. Needs root.
+    Capture(CaptureArgs),
+    /// Evaluate rules over a capture file, or over hand-written events (JSON lines of field values,
+    /// e.g. `{"evt.type":"openat","fd.name":"/etc/passwd","proc.name":"cat"}`), and print the alerts
+    /// as the live agent would, with the events' own timestamps.
+    Replay(ReplayArgs),
+    /// Run a YAML file of test cases (events, and the rules expected to fire or not) against rule
+    /// files; print each case's result and exit non-zero on any failure. For your CI.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The capture file to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Stop after this long (`30s`, `5m`, `1h`, or seconds).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Stop after this many events.
+    #[arg(long)]
+    pub max_events: Option<u64>,
+
+    /// Capture only the syscalls these rule files can match (default: every syscall the probe
+    /// decodes, so any rule can be replayed later).
+    #[arg(short = 'r', long = "rules", value_name = "FILE|DIR")]
+    pub rules: Vec<PathBuf>,
+
+    /// Ring buffer size in MiB (power of two).
+    #[arg(long, default_value_t = 16)]
+    pub ring_buffer_mib: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    /// A capture file (from `kestrel-agent capture`) or a file of JSON lines, one event per line.
+    #[arg(short, long, value_name = "FILE")]
+    pub events: PathBuf,
+
+    /// Print alerts as Falco's JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Which matching rules an event reports.
+    #[arg(long, value_enum, default_value = "first")]
+    pub rule_matching: RuleMatching,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    /// The YAML file of test cases.
+    #[arg(short, long, value_name = "FILE")]
+    pub cases: PathBuf,
+}
+
+/// `30s`, `5m`, `2h`, `1500ms` or a number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: use e.g. 30s, 5m, 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,19 +1,9 @@
 //! `kestrel-agent`: wiring only. See the modules for the parts.
 
-mod alert;
-mod cli;
-mod decode;
-mod event;
-mod pipeline;
-mod rules;
-mod run;
-mod state;
-mod validate;
-mod wanted;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use kestrel_agent::{capture_cmd, casetest, cli, replay, run, validate};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -27,6 +17,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Run(args) => run::run(&args),
+        cli::Command::Capture(args) => capture_cmd::run(&args),
+        cli::Command::Replay(args) => replay::run(&args),
+        cli::Command::Test(args) => casetest::run(&args),
     };
     match result {
         Ok(code) => code,

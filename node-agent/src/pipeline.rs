@@ -241,6 +241,18 @@ impl Pipeline {
 
     /// Handle one decoded event: state, rules, alerts. `emit` receives each alert.
     pub fn process(&mut self, ev: &mut DecodedEvent, rules: &RuleSet, emit: &mut dyn FnMut(Alert)) {
+        self.process_observed(ev, rules, emit, None);
+    }
+
+    /// [`Self::process`], also showing `observe` the event with its state just before the rules
+    /// run (the capture command records it).
+    pub fn process_observed(
+        &mut self,
+        ev: &mut DecodedEvent,
+        rules: &RuleSet,
+        emit: &mut dyn FnMut(Alert),
+        observe: Option<&mut dyn FnMut(&EventView<'_>)>,
+    ) {
         self.counters.events += 1;
         ev.num = self.counters.events;
         match ev.kind {
@@ -267,11 +279,17 @@ impl Pipeline {
         }
         self.resolve_paths(ev);
         self.apply_before(ev);
-        self.evaluate(ev, rules, emit);
+        self.evaluate(ev, rules, emit, observe);
         self.apply_after(ev);
     }
 
-    fn evaluate(&mut self, ev: &DecodedEvent, rules: &RuleSet, emit: &mut dyn FnMut(Alert)) {
+    fn evaluate(
+        &mut self,
+        ev: &DecodedEvent,
+        rules: &RuleSet,
+        emit: &mut dyn FnMut(Alert),
+        observe: Option<&mut dyn FnMut(&EventView<'_>)>,
+    ) {
         self.counters.evaluated += 1;
         let proc_ = self.procs.get(ev.tgid);
         let fd: Option<&FdEntry> = match ev.kind {
@@ -300,19 +318,35 @@ impl Pipeline {
             hostname: &self.hostname,
             scratch: &self.scratch,
         };
-        let first_only = self.matching == RuleMatching::First;
-        let mut fired = 0u64;
-        rules.evaluate(&view, &mut |rule| {
-            emit(make_alert(rule, &view, &self.hostname));
-            fired += 1;
-            if first_only {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
+        if let Some(observe) = observe {
+            observe(&view);
+        }
+        let fired = fire(rules, &view, self.matching, &self.hostname, emit);
         self.counters.alerts += fired;
     }
+}
+
+/// Evaluate `rules` on one event and emit an alert per match (only the first with
+/// [`RuleMatching::First`], as Falco does by default). Returns how many fired.
+pub fn fire(
+    rules: &RuleSet,
+    view: &EventView<'_>,
+    matching: RuleMatching,
+    hostname: &Arc<str>,
+    emit: &mut dyn FnMut(Alert),
+) -> u64 {
+    let first_only = matching == RuleMatching::First;
+    let mut fired = 0u64;
+    let _ = rules.evaluate(view, &mut |rule| {
+        emit(make_alert(rule, view, hostname));
+        fired += 1;
+        if first_only {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    fired
 }
 
 fn socket_kind(domain: u32) -> FdKind {
@@ -327,14 +361,6 @@ fn socket_kind(domain: u32) -> FdKind {
 
 /// Build the alert for a matched rule: render the output and every `%field`.
 pub fn make_alert(rule: &CompiledRule, view: &EventView<'_>, hostname: &Arc<str>) -> Alert {
-    let mut output = String::with_capacity(256);
-    rule.output.render(view, &mut output);
-    let mut output_fields = std::collections::BTreeMap::new();
-    for (i, f) in rule.output.fields().iter().enumerate() {
-        let mut v = String::new();
-        let present = rule.output.render_field(i, view, &mut v);
-        output_fields.insert(f.name.clone(), present.then_some(v));
-    }
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let context = AlertContext {
         container_id: view
@@ -355,8 +381,27 @@ pub fn make_alert(rule: &CompiledRule, view: &EventView<'_>, hostname: &Arc<str>
         proc_cmdline: view.proc_.map(|p| lossy(&p.cmdline)).unwrap_or_default(),
         pid: view.ev.tgid,
     };
+    alert_for(rule, view, view.ev.ts_ns, context, hostname)
+}
+
+/// The alert of `rule` for any field source (a live event, a replayed one, a hand-written one).
+pub fn alert_for(
+    rule: &CompiledRule,
+    src: &dyn kestrel_engine::FieldSource,
+    time_ns: u64,
+    context: AlertContext,
+    hostname: &Arc<str>,
+) -> Alert {
+    let mut output = String::with_capacity(256);
+    rule.output.render(src, &mut output);
+    let mut output_fields = std::collections::BTreeMap::new();
+    for (i, f) in rule.output.fields().iter().enumerate() {
+        let mut v = String::new();
+        let present = rule.output.render_field(i, src, &mut v);
+        output_fields.insert(f.name.clone(), present.then_some(v));
+    }
     Alert {
-        time_ns: view.ev.ts_ns,
+        time_ns,
         rule: rule.name.clone(),
         priority: rule.priority,
         source: rule.source.clone(),

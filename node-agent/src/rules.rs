@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use kestrel_engine::{CompileOptions, Compiled, Diagnostic, Diagnostics, Loader};
+use kestrel_engine::{CompileOptions, Compiled, Diagnostics, Loader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -66,7 +66,7 @@ pub fn load_files(files: &[PathBuf], opts: &CompileOptions) -> Result<Compiled, 
     for f in files {
         loader
             .add_file(f)
-            .map_err(|d: Diagnostic| RulesError::Invalid(Diagnostics(vec![d])))?;
+            .map_err(|d| RulesError::Invalid(Diagnostics(vec![*d])))?;
     }
     loader.compile(opts).map_err(RulesError::Invalid)
 }

@@ -228,7 +228,7 @@ mod tests {
 }
 
 /// Kubernetes facts about the pod a container belongs to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PodMeta {
     pub name: String,
     pub namespace: String,
@@ -292,6 +292,31 @@ impl ContainerRegistry {
             users: None,
         });
         slot
+    }
+
+    /// Put a container at a known slot (replaying a capture).
+    pub fn insert_at(&mut self, slot: u32, c: Container) {
+        let i = slot as usize;
+        if self.slots.len() <= i {
+            // fill gaps with placeholders that no process points to
+            while self.slots.len() < i {
+                let n = self.slots.len();
+                self.slots.push(Container {
+                    full_id: format!("{n:064}"),
+                    runtime: Runtime::Containerd,
+                    pod_uid: None,
+                    name: None,
+                    image: None,
+                    pod: None,
+                    users: None,
+                });
+            }
+            self.by_id.insert(c.full_id.clone(), slot);
+            self.slots.push(c);
+        } else {
+            self.by_id.insert(c.full_id.clone(), slot);
+            self.slots[i] = c;
+        }
     }
 
     pub fn get(&self, slot: u32) -> Option<&Container> {

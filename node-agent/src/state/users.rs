@@ -55,6 +55,28 @@ impl UserDb {
         db
     }
 
+    /// Every user and group, sorted by id (what a capture file records).
+    #[allow(clippy::type_complexity)]
+    pub fn entries(&self) -> (Vec<(u32, &User)>, Vec<(u32, &[u8])>) {
+        let mut users: Vec<(u32, &User)> = self.users.iter().map(|(k, v)| (*k, v)).collect();
+        users.sort_by_key(|(k, _)| *k);
+        let mut groups: Vec<(u32, &[u8])> = self
+            .groups
+            .iter()
+            .map(|(k, v)| (*k, v.as_slice()))
+            .collect();
+        groups.sort_by_key(|(k, _)| *k);
+        (users, groups)
+    }
+
+    pub fn insert_user(&mut self, uid: u32, user: User) {
+        self.users.insert(uid, user);
+    }
+
+    pub fn insert_group(&mut self, gid: u32, name: Vec<u8>) {
+        self.groups.insert(gid, name);
+    }
+
     pub fn user(&self, uid: u32) -> Option<&User> {
         self.users.get(&uid)
     }
