@@ -51,3 +51,36 @@ pid_is_ours() {
 
 # Seconds since the epoch with millisecond precision, for timings.
 now_ms() { date +%s%3N; }
+
+# stop_components STATE_DIR NAME...: stops the named components of the cluster in STATE_DIR one
+# after the other, in the order given (clients before the servers they need: a kube-apiserver whose
+# etcd is gone can hang in its shutdown), using the pids recorded in STATE_DIR/pids. Only a live
+# process whose command line names STATE_DIR is signalled: SIGTERM, then SIGKILL if it is still
+# there after KESTREL_STOP_GRACE seconds (default 15). Fails if a process survives SIGKILL.
+stop_components() {
+	local state=$1 name pid deadline grace_ms=$((${KESTREL_STOP_GRACE:-15} * 1000))
+	shift
+	for name in "$@"; do
+		[[ -s $state/pids/$name.pid ]] || continue
+		pid=$(<"$state/pids/$name.pid")
+		pid_is_ours "$pid" "$state" || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		deadline=$(($(now_ms) + grace_ms))
+		while pid_is_ours "$pid" "$state" && (($(now_ms) < deadline)); do
+			sleep 0.1
+		done
+		if pid_is_ours "$pid" "$state"; then
+			log "$name (pid $pid) ignored SIGTERM for $((grace_ms / 1000)) s; sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			deadline=$(($(now_ms) + 5000))
+			while pid_is_ours "$pid" "$state" && (($(now_ms) < deadline)); do
+				sleep 0.1
+			done
+			if pid_is_ours "$pid" "$state"; then
+				log "$name (pid $pid) survived SIGKILL"
+				return 1
+			fi
+		fi
+		log "stopped $name (pid $pid)"
+	done
+}

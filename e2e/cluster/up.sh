@@ -16,6 +16,10 @@
 #   KESTREL_CLUSTER_DIR       state directory (default /tmp/kestrel-cluster)
 #   KESTREL_CLUSTER_TIMEOUT   seconds to wait for each component to become ready (default 90)
 #   KESTREL_CACHE_DIR         tool cache (default ~/.cache/kestrel), see tools.sh
+#   KESTREL_CLUSTER_CRDS      optional file or directory of CustomResourceDefinitions to apply
+#                             before the controller manager starts, so that its garbage collector
+#                             knows them from the start (it discovers CRDs created later only
+#                             at its next 30 s resync)
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -70,16 +74,9 @@ printf 'kubernetes=%s etcd=%s started=%s\n' "$KUBERNETES_VERSION" "$ETCD_VERSION
 # up.sh or down.sh cleans the directory.
 started_names=()
 stop_started() {
-	local name pid
-	for name in "${started_names[@]}"; do
-		pid=$(<"$PIDS/$name.pid" 2>/dev/null) || continue
-		if pid_is_ours "$pid" "$STATE"; then kill -TERM "$pid" 2>/dev/null || true; fi
-	done
-	sleep 1
-	for name in "${started_names[@]}"; do
-		pid=$(<"$PIDS/$name.pid" 2>/dev/null) || continue
-		if pid_is_ours "$pid" "$STATE"; then kill -KILL "$pid" 2>/dev/null || true; fi
-	done
+	local reversed=() i
+	for ((i = ${#started_names[@]} - 1; i >= 0; i--)); do reversed+=("${started_names[$i]}"); done
+	[[ ${#reversed[@]} -eq 0 ]] || stop_components "$STATE" "${reversed[@]}" || true
 }
 on_exit() {
 	local rc=$?
@@ -273,6 +270,7 @@ prepare_apiserver() {
 		--etcd-servers="http://127.0.0.1:$ETCD_PORT"
 		--bind-address=127.0.0.1
 		--advertise-address=127.0.0.1
+		--endpoint-reconciler-type=none
 		--secure-port="$APISERVER_PORT"
 		--cert-dir="$STATE/apiserver-certs"
 		--tls-cert-file="$PKI/apiserver.crt"
@@ -328,6 +326,20 @@ write_kubeconfig "$STATE/kubeconfig" kestrel-admin "$PKI/admin.crt" "$PKI/admin.
 write_kubeconfig "$STATE/controller-manager.kubeconfig" system:kube-controller-manager \
 	"$PKI/controller-manager.crt" "$PKI/controller-manager.key"
 log "kube-apiserver ready on https://127.0.0.1:$APISERVER_PORT"
+
+if [[ -n ${KESTREL_CLUSTER_CRDS:-} ]]; then
+	[[ -e $KESTREL_CLUSTER_CRDS ]] || die "KESTREL_CLUSTER_CRDS names '$KESTREL_CLUSTER_CRDS', which does not exist"
+	crd_out=$("$BIN/kubectl" --kubeconfig="$STATE/kubeconfig" apply --server-side -f "$KESTREL_CLUSTER_CRDS" -o name 2>&1) ||
+		die "applying the CRDs in $KESTREL_CLUSTER_CRDS failed: $crd_out"
+	crd_names=$(grep -E '^customresourcedefinition' <<<"$crd_out" || true)
+	if [[ -n $crd_names ]]; then
+		# shellcheck disable=SC2086 # one argument per CRD
+		"$BIN/kubectl" --kubeconfig="$STATE/kubeconfig" wait --for=condition=Established \
+			--timeout="${timeout_s}s" $crd_names >/dev/null 2>&1 ||
+			die "the CRDs in $KESTREL_CLUSTER_CRDS did not become Established in ${timeout_s}s"
+	fi
+	log "applied $(grep -c . <<<"$crd_names") CRD(s) from $KESTREL_CLUSTER_CRDS"
+fi
 
 start_component kube-controller-manager default_serviceaccount_exists prepare_controller_manager
 log "kube-controller-manager ready (controllers: $KCM_CONTROLLERS)"
