@@ -93,7 +93,11 @@ enum kestrel_no_syscall {
 /* Parameter indexes and counts per kind. */
 enum kestrel_params {
 	/* KESTREL_EV_EXECVE and KESTREL_EV_PROC_EXEC */
-	KESTREL_EXEC_P_FILENAME = 0, /* as passed to execve (syscall) / bprm->filename (proc) */
+	KESTREL_EXEC_P_FILENAME = 0, /* syscall: as passed to execve, read at sys_enter; if that
+					read failed (page not faulted in yet): re-read at exit
+					(failure) or bprm->filename (success: for execveat with a
+					relative path that is "/dev/fd/<dirfd>/<path>").
+					proc: bprm->filename */
 	KESTREL_EXEC_P_ARGV = 1,     /* NUL-separated; from the new mm (success) or the
 					user argv array (failure) */
 	KESTREL_EXEC_P_EXE = 2,      /* path of the executed file, from the kernel (success) */

@@ -146,7 +146,11 @@ pub mod param {
     /// [`EventKind::Execve`](crate::EventKind::Execve) and
     /// [`EventKind::ProcExec`](crate::EventKind::ProcExec).
     pub mod exec {
-        /// Filename as passed to execve (syscall event) or `bprm->filename` (lifecycle).
+        /// Syscall event: the filename as passed, read at `sys_enter`; when that read
+        /// failed (page not faulted in yet, common for literals right after fork) it is
+        /// re-read at exit (failed exec) or taken from `bprm->filename` (successful exec;
+        /// for `execveat` with a relative path that is `/dev/fd/<dirfd>/<path>`).
+        /// Lifecycle event: `bprm->filename`.
         pub const FILENAME: usize = 0;
         /// NUL-separated arguments.
         pub const ARGV: usize = 1;

@@ -58,12 +58,19 @@ static __always_inline void stash_exec_filename(__u32 tid, const char *filename)
 	struct kestrel_path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
 	if (!ps)
 		return;
-	if (bpf_probe_read_user_str(ps->names, KESTREL_MAX_PATH, filename) < 0) {
-		count_drop(KESTREL_DROP_READ_FAILED);
+	/* On failure the exit path falls back (see emit_execve). */
+	if (bpf_probe_read_user_str(ps->names, KESTREL_MAX_PATH, filename) < 0)
 		return;
-	}
-	if (bpf_map_update_elem(&exec_filenames, &tid, ps->names, BPF_ANY))
-		count_drop(KESTREL_DROP_READ_FAILED);
+	bpf_map_update_elem(&exec_filenames, &tid, ps->names, BPF_ANY);
+}
+
+static __always_inline void stash_kernel_filename(__u32 tid, const char *filename)
+{
+	__u32 zero = 0;
+	struct kestrel_path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!ps || bpf_probe_read_kernel_str(ps->names, KESTREL_MAX_PATH, filename) < 0)
+		return;
+	bpf_map_update_elem(&exec_filenames, &tid, ps->names, BPF_ANY);
 }
 
 SEC("tp_btf/sys_enter")
@@ -180,13 +187,17 @@ static __always_inline void emit_execve(struct task_struct *task, struct kestrel
 	f->flags = at ? (__u32)st->args[4] : 0;
 	f->old_tid = st->aux ? st->aux : tid;
 
+	/* Read at sys_enter; if that failed (page not yet faulted in, common for
+	 * literals right after fork): on failure the old image is still there and
+	 * the kernel has faulted the string in, so read it again; on success
+	 * sched_process_exec stored bprm->filename. */
 	struct kestrel_exec_filename *fn = bpf_map_lookup_elem(&exec_filenames, &tid);
-	if (fn) {
+	if (fn)
 		ev_kernel_str(s, KESTREL_EXEC_P_FILENAME, fn->path);
-	} else {
-		s->flags |= KESTREL_F_READ_FAILED; /* counted at enter */
-		ev_empty(s, KESTREL_EXEC_P_FILENAME);
-	}
+	else if (ret != 0)
+		ev_user_str(s, KESTREL_EXEC_P_FILENAME, (const char *)(at ? st->args[1] : st->args[0]));
+	else
+		ev_read_failed(s);
 	if (ret == 0) {
 		ev_mm_argv(s, KESTREL_EXEC_P_ARGV, task);
 		ev_task_exe(s, KESTREL_EXEC_P_EXE, task);
@@ -496,7 +507,11 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 {
 	long id = BPF_CORE_READ(regs, orig_ax);
 	__u32 nr = (__u32)id;
-	if (id < 0 || id >= KESTREL_MAX_SYSCALLS || !is_wanted(nr))
+	if (id < 0 || id >= KESTREL_MAX_SYSCALLS)
+		return 0;
+	/* A successful execveat returns with orig_ax == __NR_execve (the new image's
+	 * registers), so the stash, not orig_ax, names the syscall that exits. */
+	if (!is_wanted(nr) && (nr != KESTREL_NR_execve || !is_wanted(KESTREL_NR_execveat)))
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -516,10 +531,11 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 	}
 	struct kestrel_stash st = *sp;
 	bpf_map_delete_elem(&stash, &tid);
-	if (st.nr != nr) {
+	if (st.nr != nr && !(st.nr == KESTREL_NR_execveat && nr == KESTREL_NR_execve)) {
 		count_drop(KESTREL_DROP_STASH_MISS);
 		return 0;
 	}
+	nr = st.nr;
 
 	switch (nr) {
 	case KESTREL_NR_execve:
@@ -648,8 +664,12 @@ int BPF_PROG(kestrel_proc_exec, struct task_struct *p, pid_t old_pid, struct lin
 		}
 	}
 	struct kestrel_stash *sp = bpf_map_lookup_elem(&stash, &tid);
-	if (sp && is_exec_nr(sp->nr))
+	if (sp && is_exec_nr(sp->nr)) {
 		sp->aux = old_tid;
+		/* the user filename could not be read at sys_enter: keep the kernel's copy */
+		if (!bpf_map_lookup_elem(&exec_filenames, &tid))
+			stash_kernel_filename(tid, BPF_CORE_READ(bprm, filename));
+	}
 
 	if (!is_wanted(KESTREL_SLOT_PROC_EXEC) || is_ignored(pid_tgid >> 32))
 		return 0;

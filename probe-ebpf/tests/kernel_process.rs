@@ -1,0 +1,285 @@
+//! Real-kernel tests: execve/execveat, clone/fork, and the process lifecycle events.
+mod common;
+
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+use kestrel_probe::EventKind;
+use kestrel_probe::event::{CloneFixed, ExecFixed, ProcExitFixed, ProcForkFixed};
+
+fn argv_ptrs(args: &[CString]) -> Vec<*const libc::c_char> {
+    args.iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+fn canonical(p: &str) -> Vec<u8> {
+    std::fs::canonicalize(p)
+        .unwrap()
+        .into_os_string()
+        .into_encoded_bytes()
+}
+
+fn cwd() -> Vec<u8> {
+    std::fs::canonicalize(".")
+        .unwrap()
+        .into_os_string()
+        .into_encoded_bytes()
+}
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn execve_success_reports_filename_argv_comm_exe_and_cwd() {
+    let args: Vec<CString> = ["/bin/true", "--kestrel-probe", "two words"]
+        .iter()
+        .map(|s| CString::new(*s).unwrap())
+        .collect();
+    let argv = argv_ptrs(&args);
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let mut probe = probe(&["execve"], false, &[]);
+
+    let mut child = spawn(|_| unsafe {
+        libc::execve(c"/bin/true".as_ptr(), argv.as_ptr(), envp.as_ptr());
+        99
+    });
+    let pid = child.pid as u32;
+    child.go();
+    let (status, _) = child.wait();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "exec'd /bin/true"
+    );
+
+    let evs = collect(&mut probe, |e| e.tgid() == pid, |k| !k.is_empty());
+    assert_eq!(evs.len(), 1);
+    let e = evs[0].view();
+    assert_eq!(e.kind(), Some(EventKind::Execve));
+    assert_eq!(e.syscall_name(), Some("execve"));
+    assert_eq!(e.ret(), 0);
+    assert_eq!((e.tid(), e.tgid()), (pid, pid));
+    assert_eq!(e.path(), Some(&b"/bin/true"[..]));
+    let got: Vec<&[u8]> = e.argv().collect();
+    assert_eq!(
+        got,
+        vec![&b"/bin/true"[..], b"--kestrel-probe", b"two words"]
+    );
+    assert_eq!(e.comm(), b"true", "comm after exec");
+    assert_eq!(e.exe(), Some(&canonical("/bin/true")[..]));
+    assert_eq!(e.cwd(), Some(&cwd()[..]));
+    let f = e.exec().unwrap();
+    assert_eq!((f.dirfd, f.flags, f.old_tid), (libc::AT_FDCWD, 0, pid));
+    assert!(!e.is_truncated() && !e.read_failed());
+}
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn execve_failure_and_execveat_report_arguments() {
+    let args: Vec<CString> = ["kestrel-missing", "-x", ""]
+        .iter()
+        .map(|s| CString::new(*s).unwrap())
+        .collect();
+    let argv = argv_ptrs(&args);
+    let true_args: Vec<CString> = ["true", "at"]
+        .iter()
+        .map(|s| CString::new(*s).unwrap())
+        .collect();
+    let true_argv = argv_ptrs(&true_args);
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let bin_dir = cstr(
+        std::path::Path::new("/bin/true")
+            .canonicalize()
+            .unwrap()
+            .parent()
+            .unwrap(),
+    );
+    // on the heap (resident in the child): read at sys_enter. The literals used elsewhere
+    // are usually not paged in yet in a fresh fork and exercise the fallbacks.
+    let true_name = CString::new("true").unwrap();
+    let mut probe = probe(&["execve", "execveat"], false, &[]);
+    let comm = thread_comm();
+
+    let mut child = spawn(|r| unsafe {
+        let rc = libc::execve(
+            c"/nonexistent/kestrel-missing".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+        );
+        r.report(rc as i64);
+        let dfd = libc::open(bin_dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        r.report(dfd as i64);
+        libc::syscall(
+            libc::SYS_execveat,
+            dfd,
+            true_name.as_ptr(),
+            true_argv.as_ptr(),
+            envp.as_ptr(),
+            0,
+        );
+        98
+    });
+    let pid = child.pid as u32;
+    child.go();
+    let (status, res) = child.wait();
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let dfd = res[1] as i32;
+
+    let evs = collect(&mut probe, |e| e.tgid() == pid, |k| k.len() >= 2);
+    assert_eq!(evs.len(), 2);
+    let failed = evs[0].view();
+    assert_eq!(failed.syscall_name(), Some("execve"));
+    assert_eq!(failed.ret(), -(libc::ENOENT as i64));
+    assert_eq!(failed.path(), Some(&b"/nonexistent/kestrel-missing"[..]));
+    let got: Vec<&[u8]> = failed.argv().collect();
+    assert_eq!(got, vec![&b"kestrel-missing"[..], b"-x", b""]);
+    assert_eq!(failed.comm(), &comm[..], "no exec happened");
+    assert_eq!(failed.exe(), None);
+    assert_eq!(failed.cwd(), Some(&cwd()[..]));
+
+    let at = evs[1].view();
+    assert_eq!(at.syscall_name(), Some("execveat"));
+    assert_eq!(at.ret(), 0);
+    assert_eq!(at.path(), Some(&b"true"[..]));
+    assert_eq!(at.exec().unwrap().dirfd, dfd);
+    let got: Vec<&[u8]> = at.argv().collect();
+    assert_eq!(got, vec![&b"true"[..], b"at"]);
+    assert_eq!(at.comm(), b"true");
+    assert_eq!(at.exe(), Some(&canonical("/bin/true")[..]));
+}
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn fork_exec_exit_lifecycle_and_clone_events() {
+    let dir = TempDir::new("lifecycle");
+    let script = dir.join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script_c = cstr(&script);
+    let args = [script_c.clone()];
+    let argv = argv_ptrs(&args);
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let me = std::process::id();
+    let my_tid = gettid();
+    let mut probe = probe(&["clone", "clone3", "fork", "vfork", "execve"], true, &[]);
+
+    // A: fork + exec of a script; B: fork + exit(7); T: a thread of this process.
+    let mut a = spawn(|_| unsafe {
+        libc::execve(script_c.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        97
+    });
+    let mut b = spawn(|_| 7);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(gettid()).unwrap())
+        .join()
+        .unwrap();
+    let thread_tid = rx.recv().unwrap();
+    let (a_pid, b_pid) = (a.pid as u32, b.pid as u32);
+    a.go();
+    b.go();
+    let (sa, _) = a.wait();
+    let (sb, _) = b.wait();
+    assert!(libc::WIFEXITED(sa) && libc::WEXITSTATUS(sa) == 0);
+    assert!(libc::WIFEXITED(sb) && libc::WEXITSTATUS(sb) == 7);
+
+    let ours = |e: &kestrel_probe::RawEvent<'_>| {
+        e.tgid() == a_pid
+            || e.tgid() == b_pid
+            || e.tid() == thread_tid
+            || (e.tid() == my_tid
+                && e.fixed::<ProcForkFixed>()
+                    .is_some_and(|f| [a_pid, b_pid, thread_tid].contains(&f.child_tid)))
+            || (e.tid() == my_tid
+                && e.fixed::<CloneFixed>()
+                    .is_some_and(|f| [a_pid, b_pid, thread_tid].contains(&f.child_tid)))
+    };
+    let evs = collect(&mut probe, ours, |k| {
+        count(k, |e| is_kind(e, EventKind::ProcExit)) >= 3
+            && count(k, |e| is_kind(e, EventKind::ProcExec)) >= 1
+    });
+
+    for (child, is_thread) in [(a_pid, false), (b_pid, false), (thread_tid, true)] {
+        // parent side of clone: ret is the child's pid, child_tid its host tid
+        let clone = find(&evs, |e| {
+            e.tid() == my_tid
+                && e.fixed::<CloneFixed>()
+                    .is_some_and(|f| f.child_tid == child)
+        })
+        .unwrap_or_else(|| panic!("clone event for {child}"));
+        assert_eq!(clone.ret(), child as i64);
+        assert_eq!(clone.tgid(), me);
+        let flags = clone.fixed::<CloneFixed>().unwrap().flags;
+        if is_thread {
+            assert_ne!(
+                flags & libc::CLONE_THREAD as u64,
+                0,
+                "thread clone flags {flags:#x}"
+            );
+        } else {
+            assert_eq!(
+                flags & 0xff,
+                libc::SIGCHLD as u64,
+                "fork clone flags {flags:#x}"
+            );
+        }
+        // child side of clone: the new task returns 0
+        let child_side = find(&evs, |e| e.tid() == child && is_kind(e, EventKind::Clone))
+            .unwrap_or_else(|| panic!("child-side clone event for {child}"));
+        assert_eq!(child_side.ret(), 0);
+        assert_eq!(child_side.syscall_nr(), clone.syscall_nr());
+        assert_eq!(child_side.fixed::<CloneFixed>().unwrap().child_tid, 0);
+
+        let fork = find(&evs, |e| {
+            e.fixed::<ProcForkFixed>()
+                .is_some_and(|f| f.child_tid == child)
+        })
+        .unwrap_or_else(|| panic!("proc fork event for {child}"));
+        let ff = fork.fixed::<ProcForkFixed>().unwrap();
+        assert_eq!(
+            (fork.tid(), fork.tgid()),
+            (my_tid, me),
+            "header is the parent"
+        );
+        assert_eq!(fork.syscall_nr(), None);
+        let tgid = if is_thread { me } else { child };
+        assert_eq!(
+            (ff.child_tgid, ff.child_ns_tid, ff.child_ns_tgid),
+            (tgid, child, tgid)
+        );
+
+        let exit = find(&evs, |e| {
+            e.tid() == child && is_kind(e, EventKind::ProcExit)
+        })
+        .unwrap_or_else(|| panic!("proc exit event for {child}"));
+        let xf = exit.fixed::<ProcExitFixed>().unwrap();
+        let code = if child == b_pid { 7 << 8 } else { 0 };
+        assert_eq!(xf.exit_code, code, "exit code of {child}");
+        assert_eq!(xf.group_dead, u32::from(!is_thread));
+    }
+
+    let exec = find(&evs, |e| {
+        e.tid() == a_pid && is_kind(e, EventKind::ProcExec)
+    })
+    .expect("proc exec of A");
+    assert_eq!(exec.path(), Some(script.as_os_str().as_encoded_bytes()));
+    assert_eq!(
+        exec.str_param(kestrel_probe::event::param::exec::INTERP),
+        Some(&b"/bin/sh"[..])
+    );
+    assert_eq!(exec.exe(), Some(&canonical("/bin/sh")[..]));
+    let got: Vec<&[u8]> = exec.argv().collect();
+    assert_eq!(
+        got,
+        vec![&b"/bin/sh"[..], script.as_os_str().as_encoded_bytes()]
+    );
+    assert_eq!(exec.exec().unwrap().old_tid, a_pid);
+    assert_eq!(exec.cwd(), Some(&cwd()[..]));
+
+    // the execve syscall event of the script: exe is the interpreter
+    let sys =
+        find(&evs, |e| e.tid() == a_pid && is_kind(e, EventKind::Execve)).expect("execve of A");
+    assert_eq!(sys.path(), Some(script.as_os_str().as_encoded_bytes()));
+    assert_eq!(sys.exe(), Some(&canonical("/bin/sh")[..]));
+    let f: &ExecFixed = sys.exec().unwrap();
+    assert_eq!(f.old_tid, a_pid);
+}
