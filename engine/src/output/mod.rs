@@ -232,3 +232,50 @@ fn write_value(field: Field, ty: FieldType, v: Value<'_>, out: &mut String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MapEvent;
+
+    fn render(tpl: &str, json: &str) -> String {
+        let t = OutputTemplate::parse(tpl).unwrap();
+        t.render_to_string(&MapEvent::from_json(json).unwrap())
+    }
+
+    #[test]
+    fn renders_like_falco() {
+        let ev = r#"{"evt.type":"openat","proc.name":"cat","fd.num":3,"evt.time":1709622489000000123,"proc.aname":["bash","sshd"],"evt.arg.flags":"O_RDONLY","fd.sip":"10.0.0.1","evt.is_open_read":true}"#;
+        assert_eq!(
+            render("%evt.time: %proc.name read fd=%fd.num user=%user.name", ev),
+            "07:08:09.000000123: cat read fd=3 user=<NA>"
+        );
+        assert_eq!(
+            render("gp=%proc.aname[2] all=%proc.aname", ev),
+            "gp=sshd all=(bash,sshd)"
+        );
+        assert_eq!(
+            render("flags=%evt.arg.flags ip=%fd.sip r=%evt.is_open_read", ev),
+            "flags=O_RDONLY ip=10.0.0.1 r=true"
+        );
+        assert_eq!(
+            render("(%(proc.name)) 100% sure. %proc.name.", ev),
+            "(cat) 100% sure. cat."
+        );
+        assert_eq!(render("type=%evt.type", ev), "type=openat");
+    }
+
+    #[test]
+    fn lists_fields_and_rejects_unknown_ones() {
+        let t = OutputTemplate::parse("%proc.name %fd.name %proc.name %proc.aname[2]").unwrap();
+        let names: Vec<&str> = t.fields().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["proc.name", "fd.name", "proc.aname[2]"]);
+        let e = OutputTemplate::parse("x %proc.nmae").unwrap_err();
+        assert_eq!((e.offset, e.len), (2, 10));
+        assert_eq!(
+            e.message,
+            "unknown field `proc.nmae` — did you mean `proc.name`?"
+        );
+        assert!(OutputTemplate::parse("%evt.arg").is_err());
+    }
+}
