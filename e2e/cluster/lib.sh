@@ -39,14 +39,30 @@ show_log_tail() {
 	printf '%s: ----\n' "${0##*/}" >&2
 }
 
-# True when pid is alive and its command line mentions the given marker (guards against a pid
-# that was reused by an unrelated process after ours exited).
-pid_is_ours() {
-	local pid=$1 marker=$2
+# True when the process exists and is not a zombie.
+pid_alive() {
+	local pid=$1 stat
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	[[ -r /proc/$pid/cmdline ]] || return 1
-	# A zombie has an empty command line: it is not running.
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker"
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	stat=${stat##*) } # the state letter follows the command name in parentheses
+	[[ ${stat:0:1} != Z ]]
+}
+
+# True when pid is alive and its command line mentions the given marker (guards against a pid
+# that was reused by an unrelated process after ours exited). The command line reads empty for a
+# moment while a process execs: read it again before saying no.
+pid_is_ours() {
+	local pid=$1 marker=$2 cmdline try
+	for try in 1 2 3; do
+		pid_alive "$pid" || return 1
+		cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+		if [[ -n $cmdline ]]; then
+			[[ $cmdline == *"$marker"* ]]
+			return
+		fi
+		sleep 0.05
+	done
+	return 1
 }
 
 # Seconds since the epoch with millisecond precision, for timings.

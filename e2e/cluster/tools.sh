@@ -156,12 +156,15 @@ build_tool() {
 	log "building $name ($(tool_package "$name")); log: $logf"
 	started=$(now_ms)
 	rc=0
+	local pkg ldflags
+	pkg=$(tool_package "$name")
+	ldflags=$(tool_ldflags "$name")
 	(
 		cd "$TOOLS_MODULE_DIR"
+		echo "# $(go version), in $TOOLS_MODULE_DIR"
 		set -x
 		# -p 2: the machine's two cores are shared; one tool at a time, at most two compiles.
-		CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "$(tool_ldflags "$name")" \
-			-o "$tmp" "$(tool_package "$name")"
+		CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg"
 	) >"$logf" 2>&1 || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		rm -f "$tmp"

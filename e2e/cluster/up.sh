@@ -36,8 +36,11 @@ started_at=$(now_ms)
 timeout_s=${KESTREL_CLUSTER_TIMEOUT:-90}
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "KESTREL_CLUSTER_TIMEOUT must be a positive number of seconds, got '$timeout_s'"
 
-for cmd in openssl ss setsid flock; do
-	command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' is needed and not on PATH (Debian packages: openssl, iproute2, util-linux)"
+[[ -z ${KESTREL_CLUSTER_CRDS:-} || -e ${KESTREL_CLUSTER_CRDS:-} ]] ||
+	die "KESTREL_CLUSTER_CRDS names '$KESTREL_CLUSTER_CRDS', which does not exist"
+
+for cmd in openssl ss setsid flock curl; do
+	command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' is needed and not on PATH (Debian packages: openssl, iproute2, util-linux, curl)"
 done
 
 # --- tools -----------------------------------------------------------------------------------
@@ -206,9 +209,7 @@ wait_ready() {
 	pid=$(<"$PIDS/$name.pid")
 	deadline=$(($(now_ms) + timeout_s * 1000))
 	while (($(now_ms) < deadline)); do
-		if ! pid_is_ours "$pid" "$STATE"; then
-			return 2
-		fi
+		pid_alive "$pid" || return 2
 		if $check >/dev/null 2>&1; then
 			return 0
 		fi
@@ -327,8 +328,9 @@ write_kubeconfig "$STATE/controller-manager.kubeconfig" system:kube-controller-m
 	"$PKI/controller-manager.crt" "$PKI/controller-manager.key"
 log "kube-apiserver ready on https://127.0.0.1:$APISERVER_PORT"
 
-if [[ -n ${KESTREL_CLUSTER_CRDS:-} ]]; then
-	[[ -e $KESTREL_CLUSTER_CRDS ]] || die "KESTREL_CLUSTER_CRDS names '$KESTREL_CLUSTER_CRDS', which does not exist"
+if [[ -d ${KESTREL_CLUSTER_CRDS:-} && -z $(find "$KESTREL_CLUSTER_CRDS" -maxdepth 1 -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print -quit) ]]; then
+	log "KESTREL_CLUSTER_CRDS: no manifests in $KESTREL_CLUSTER_CRDS, none applied"
+elif [[ -n ${KESTREL_CLUSTER_CRDS:-} ]]; then
 	crd_out=$("$BIN/kubectl" --kubeconfig="$STATE/kubeconfig" apply --server-side -f "$KESTREL_CLUSTER_CRDS" -o name 2>&1) ||
 		die "applying the CRDs in $KESTREL_CLUSTER_CRDS failed: $crd_out"
 	crd_names=$(grep -E '^customresourcedefinition' <<<"$crd_out" || true)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command against a fresh local cluster: starts one (up.sh), exports KUBECONFIG,
 # KESTREL_CLUSTER_DIR and KESTREL_TOOLS_BIN and puts kubectl/helm first on PATH, runs the command,
-# and always tears the cluster down (down.sh), on success, failure or interrupt. Exits with the
-# command's exit code (or up.sh's failure, 1).
+# and always tears the cluster down (down.sh), on success, failure or interrupt (SIGINT, SIGTERM
+# or SIGHUP are passed on to the command as SIGTERM). Exits with the command's exit code (1 when the
+# cluster did not start, 128+N after signal N).
 #
 # Usage: with-cluster.sh CMD [ARGS...]
 #   e.g. e2e/cluster/with-cluster.sh cargo test --workspace -- --include-ignored
@@ -55,6 +56,24 @@ export KESTREL_TOOLS_BIN
 export PATH="$KESTREL_TOOLS_BIN:$PATH"
 
 log "running: $* (KUBECONFIG=$KUBECONFIG)"
-cmd_rc=0
-"$@" || cmd_rc=$?
+# The command runs as a child that this script waits for, so that a signal sent to this script
+# alone (not to its process group) is passed on to the command, and the cluster is torn down
+# once the command has exited. Stdin is passed explicitly: interactive commands keep working.
+sig_rc=0
+# shellcheck disable=SC2317 # called through the traps
+pass_on() {
+	sig_rc=$1
+	kill -TERM "$child" 2>/dev/null || true
+}
+"$@" <&0 &
+child=$!
+trap 'pass_on 130' INT
+trap 'pass_on 143' TERM
+trap 'pass_on 129' HUP
+while :; do
+	cmd_rc=0
+	wait "$child" || cmd_rc=$?
+	kill -0 "$child" 2>/dev/null || break # wait was cut short by a signal: wait again
+done
+[[ $sig_rc -eq 0 ]] || cmd_rc=$sig_rc
 exit "$cmd_rc"
