@@ -122,7 +122,7 @@ pub struct FalcoAlertSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<AlertProcess>,
     /// Number of alerts aggregated in this object.
-    pub count: u64,
+    pub count: i64,
     /// Time of the first alert.
     pub first_seen: Time,
     /// Time of the newest alert.

@@ -94,6 +94,22 @@ pub fn entry_key(namespace: &str, name: &str) -> String {
     format!("{namespace}.{prefix}-{hash}.yaml")
 }
 
+/// The part of a rendered FalcoRule a namespaced rule set shares: its lists and macros (in their
+/// order), without its rules. Agents and the operator build each namespaced rule set from this
+/// text of every cluster entry (in index order) followed by the namespaced entry.
+pub fn shared_definitions(rendered_yaml: &str) -> Result<String, serde_yaml::Error> {
+    let items: Vec<serde_yaml::Value> =
+        serde_yaml::from_str::<Option<Vec<serde_yaml::Value>>>(rendered_yaml)?.unwrap_or_default();
+    let shared: Vec<&serde_yaml::Value> = items
+        .iter()
+        .filter(|item| item.get("macro").is_some() || item.get("list").is_some())
+        .collect();
+    if shared.is_empty() {
+        return Ok(String::new());
+    }
+    serde_yaml::to_string(&shared)
+}
+
 /// One sink in `sinks.json`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +182,21 @@ pub struct SinkTlsEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_definitions_keep_lists_and_macros_only() {
+        let yaml = "- list: shells\n  items: [sh, bash]\n- macro: spawned\n  condition: evt.type = execve\n- rule: Shell\n  condition: spawned and proc.name in (shells)\n";
+        let shared = shared_definitions(yaml).unwrap();
+        assert_eq!(
+            shared,
+            "- list: shells\n  items:\n  - sh\n  - bash\n- macro: spawned\n  condition: evt.type = execve\n"
+        );
+        assert_eq!(
+            shared_definitions("- rule: Only\n  condition: a\n").unwrap(),
+            ""
+        );
+        assert_eq!(shared_definitions("").unwrap(), "");
+    }
 
     #[test]
     fn entry_key_is_namespace_dot_name() {

@@ -275,13 +275,13 @@ pub struct FalcoRuleStatus {
     pub warnings: Vec<RuleProblem>,
     /// Number of rules in the current spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<u32>,
+    pub rules: Option<i32>,
     /// Number of macros in the current spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub macros: Option<u32>,
+    pub macros: Option<i32>,
     /// Number of lists in the current spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lists: Option<u32>,
+    pub lists: Option<i32>,
     /// The `metadata.generation` of the version the agents are given (older than the current one
     /// while an invalid edit is kept out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,10 +324,10 @@ pub struct RuleProblem {
     pub path: Option<String>,
     /// Line inside the field's text (the condition or output), from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
+    pub line: Option<i32>,
     /// Column inside that line, from 1 (in characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<u32>,
+    pub column: Option<i32>,
     /// What is wrong, in plain words.
     pub message: String,
 }
@@ -337,13 +337,13 @@ pub struct RuleProblem {
 #[serde(rename_all = "camelCase")]
 pub struct AlertCounters {
     /// Alerts counted in the FalcoAlerts that still exist.
-    pub total: u64,
+    pub total: i64,
     /// When the newest of them was seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Time>,
     /// Alerts per rule name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub by_rule: BTreeMap<String, u64>,
+    pub by_rule: BTreeMap<String, i64>,
 }
 
 impl FalcoRuleSpec {

@@ -31,10 +31,47 @@ use kube::CustomResourceExt;
 /// Every CRD of Kestrel with the file it is written to under `crds/`.
 pub fn crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("falcorules.kestrel.dev.yaml", FalcoRule::crd()),
-        ("falcoalertsinks.kestrel.dev.yaml", FalcoAlertSink::crd()),
-        ("falcoalerts.kestrel.dev.yaml", FalcoAlert::crd()),
+        (
+            "falcorules.kestrel.dev.yaml",
+            unwrap_descriptions(FalcoRule::crd()),
+        ),
+        (
+            "falcoalertsinks.kestrel.dev.yaml",
+            unwrap_descriptions(FalcoAlertSink::crd()),
+        ),
+        (
+            "falcoalerts.kestrel.dev.yaml",
+            unwrap_descriptions(FalcoAlert::crd()),
+        ),
     ]
+}
+
+/// Doc comments are wrapped at 100 columns; `kubectl explain` wraps descriptions itself, so join
+/// the lines of each paragraph (blank lines still separate paragraphs).
+fn unwrap_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    match child {
+                        serde_json::Value::String(s) if k == "description" => {
+                            *s = s
+                                .split("\n\n")
+                                .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+                                .collect::<Vec<_>>()
+                                .join("\n\n");
+                        }
+                        _ => walk(child),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("a CRD serializes to JSON");
+    walk(&mut value);
+    serde_json::from_value(value).expect("descriptions changed, structure did not")
 }
 
 /// The YAML text of a CRD as checked in under `crds/`.

@@ -1,0 +1,933 @@
+//! Which version of each FalcoRule is deployed, decided by compiling rule sets with the engine the
+//! agents run, the way the agents will load them.
+//!
+//! - Cluster-scope FalcoRules (install namespace) form one rule set: they are compiled together,
+//!   each at its current spec. A FalcoRule whose file has errors falls back to its last deployed
+//!   version (or to nothing); the set is compiled again until it is clean; then each rejected
+//!   FalcoRule is tried once more alone against the final set, so a FalcoRule rejected only
+//!   because of another one's error gets in.
+//! - Each namespaced FalcoRule is compiled after the macros and lists of the deployed cluster
+//!   set, as the agent loads it. Errors that appear in the cluster files only with it present are
+//!   its errors too.
+//!
+//! Results are memoized by the exact input texts, so an unchanged FalcoRule is not compiled again.
+
+use std::collections::{HashMap, HashSet};
+
+use kestrel_api::FalcoRule;
+use kestrel_api::conditions::reason;
+use kestrel_api::contract::{Scope, shared_definitions};
+use kestrel_api::{ProblemSubject, RuleProblem};
+use kestrel_engine::{CompileOptions, Diagnostic, ItemKind, Loader};
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
+
+use crate::render::{DeployedRules, RenderedRule, RulesEntry, render_falco_yaml};
+
+/// At most this many errors (and as many warnings) are kept per FalcoRule; the status says how many
+/// more there were.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// The outcome for one FalcoRule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleOutcome {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub generation: i64,
+    pub scope: Scope,
+    pub verdict: Verdict,
+    pub errors: Vec<RuleProblem>,
+    /// Errors beyond [`MAX_PROBLEMS`].
+    pub more_errors: usize,
+    pub warnings: Vec<RuleProblem>,
+    pub counts: (usize, usize, usize),
+    /// Generation of the version in the deployed set (None: not deployed).
+    pub deployed_generation: Option<i64>,
+}
+
+/// Whether the current spec is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The current spec is deployed.
+    Valid,
+    /// The current spec is rejected for `reason` (a `kestrel_api::conditions::reason`).
+    Rejected { reason: &'static str },
+}
+
+/// The deployed set and the outcome of every FalcoRule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// In index order.
+    pub entries: Vec<RulesEntry>,
+    /// In index order of the FalcoRules (cluster first, then namespace/name).
+    pub outcomes: Vec<RuleOutcome>,
+}
+
+type CheckResult = Result<Vec<Diagnostic>, Vec<Diagnostic>>;
+
+/// Compiles rule sets with the engine, memoized.
+#[derive(Default)]
+pub struct Validator {
+    cache: HashMap<[u8; 32], CheckResult>,
+    used: HashSet<[u8; 32]>,
+    /// Compiles run (cache misses), for tests and metrics.
+    pub compiles: u64,
+}
+
+struct Candidate<'a> {
+    rule: &'a FalcoRule,
+    key: String,
+    uid: String,
+    scope: Scope,
+    rendered: RenderedRule,
+    /// Accepted so far.
+    accepted: bool,
+    reason: &'static str,
+    errors: Vec<RuleProblem>,
+    more_errors: usize,
+    warnings: Vec<RuleProblem>,
+    /// The deployed version (index data + YAML) when it is still usable.
+    previous: Option<RulesEntry>,
+}
+
+impl Candidate<'_> {
+    fn decided_yaml(&self) -> Option<&str> {
+        if self.accepted {
+            Some(&self.rendered.yaml)
+        } else {
+            self.previous.as_ref().map(|p| p.yaml.as_str())
+        }
+    }
+
+    fn reject(&mut self, reason: &'static str, diags: &[&Diagnostic]) {
+        self.accepted = false;
+        self.reason = reason;
+        self.errors = diags
+            .iter()
+            .take(MAX_PROBLEMS)
+            .map(|d| problem(d, &self.rendered))
+            .collect();
+        self.more_errors = diags.len().saturating_sub(MAX_PROBLEMS);
+    }
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Validator::default()
+    }
+
+    /// Compile `files` (name, text) in order, as one rule set.
+    fn check(&mut self, files: &[(&str, &str)]) -> CheckResult {
+        let mut h = Sha256::new();
+        for (name, text) in files {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update((text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+        let key: [u8; 32] = h.finalize().into();
+        self.used.insert(key);
+        if let Some(hit) = self.cache.get(&key) {
+            return hit.clone();
+        }
+        let mut loader = Loader::new();
+        for (name, text) in files {
+            loader.add_str(*name, *text);
+        }
+        self.compiles += 1;
+        let result = match loader.compile(&CompileOptions::default()) {
+            Ok(compiled) => Ok(compiled.warnings),
+            Err(diags) => Err(diags.0),
+        };
+        self.cache.insert(key, result.clone());
+        result
+    }
+
+    /// Decide the deployed set. `rules` are all FalcoRules of the cluster, `deployed` what the
+    /// rules ConfigMaps hold now, `budget` the data budget of one ConfigMap.
+    pub fn plan(
+        &mut self,
+        install_namespace: &str,
+        rules: &[&FalcoRule],
+        deployed: &DeployedRules,
+        budget: usize,
+    ) -> Plan {
+        self.used.clear();
+        let mut cands: Vec<Candidate<'_>> = rules
+            .iter()
+            .filter(|r| r.metadata.deletion_timestamp.is_none())
+            .map(|r| candidate(r, install_namespace, deployed, budget))
+            .collect();
+        cands.sort_by(|a, b| {
+            (a.scope, a.rule.namespace(), a.rule.name_any()).cmp(&(
+                b.scope,
+                b.rule.namespace(),
+                b.rule.name_any(),
+            ))
+        });
+        let n_cluster = cands.iter().filter(|c| c.scope == Scope::Cluster).count();
+        let (cluster, namespaced) = cands.split_at_mut(n_cluster);
+
+        self.plan_cluster(cluster);
+        let shared = self.shared_context(cluster);
+        for cand in namespaced.iter_mut() {
+            self.plan_namespaced(cand, &shared);
+        }
+
+        // Forget compiles of inputs that no longer exist.
+        let used = std::mem::take(&mut self.used);
+        self.cache.retain(|k, _| used.contains(k));
+        self.used = used;
+
+        let mut entries = Vec::new();
+        let mut outcomes = Vec::new();
+        for c in &cands {
+            let entry = if c.accepted {
+                Some(RulesEntry {
+                    namespace: c.rule.namespace().unwrap_or_default(),
+                    name: c.rule.name_any(),
+                    uid: c.uid.clone(),
+                    generation: c.rule.metadata.generation.unwrap_or(0),
+                    scope: c.scope,
+                    pod_selector: match c.scope {
+                        Scope::Cluster => None,
+                        Scope::Namespace => c.rule.spec.pod_selector.clone(),
+                    },
+                    yaml: c.rendered.yaml.clone(),
+                })
+            } else {
+                c.previous.clone()
+            };
+            outcomes.push(RuleOutcome {
+                namespace: c.rule.namespace().unwrap_or_default(),
+                name: c.rule.name_any(),
+                uid: c.uid.clone(),
+                generation: c.rule.metadata.generation.unwrap_or(0),
+                scope: c.scope,
+                verdict: if c.accepted {
+                    Verdict::Valid
+                } else if c.previous.is_some() && c.reason == reason::INVALID {
+                    Verdict::Rejected {
+                        reason: reason::INVALID_KEPT_PREVIOUS,
+                    }
+                } else {
+                    Verdict::Rejected { reason: c.reason }
+                },
+                errors: c.errors.clone(),
+                more_errors: c.more_errors,
+                warnings: c.warnings.clone(),
+                counts: c.rule.spec.counts(),
+                deployed_generation: entry.as_ref().map(|e| e.generation),
+            });
+            entries.extend(entry);
+        }
+        Plan { entries, outcomes }
+    }
+
+    fn plan_cluster(&mut self, cluster: &mut [Candidate<'_>]) {
+        // Compile the whole set; reject the FalcoRules whose files have errors; repeat.
+        let mut rejected_in_loop = Vec::new();
+        for _ in 0..=cluster.len() {
+            let files: Vec<(&str, &str)> = cluster
+                .iter()
+                .filter_map(|c| Some((c.key.as_str(), c.decided_yaml()?)))
+                .collect();
+            let diags = match self.check(&files) {
+                Ok(_) => break,
+                Err(diags) => diags,
+            };
+            let mut changed = false;
+            for (i, c) in cluster.iter_mut().enumerate() {
+                let own: Vec<&Diagnostic> = diags
+                    .iter()
+                    .filter(|d| d.is_error() && d.file == c.key)
+                    .collect();
+                if own.is_empty() {
+                    continue;
+                }
+                if c.accepted {
+                    c.reject(reason::INVALID, &own);
+                    rejected_in_loop.push(i);
+                    changed = true;
+                } else if c.previous.is_some() {
+                    // The last accepted version no longer compiles with the rest: withdraw it.
+                    let first = own[0].message.clone();
+                    c.previous = None;
+                    c.errors.push(spec_problem(format!(
+                        "the previously deployed version no longer compiles with the other cluster-wide FalcoRules and was withdrawn: {first}"
+                    )));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // Give each rejected FalcoRule one more try against the final set.
+        for i in rejected_in_loop {
+            let files: Vec<(&str, &str)> = cluster
+                .iter()
+                .enumerate()
+                .filter_map(|(j, c)| {
+                    let text = if j == i {
+                        Some(c.rendered.yaml.as_str())
+                    } else {
+                        c.decided_yaml()
+                    };
+                    Some((c.key.as_str(), text?))
+                })
+                .collect();
+            match self.check(&files) {
+                Ok(_) => {
+                    let c = &mut cluster[i];
+                    c.accepted = true;
+                    c.errors.clear();
+                    c.more_errors = 0;
+                }
+                Err(diags) => {
+                    let key = cluster[i].key.clone();
+                    let own: Vec<&Diagnostic> = diags
+                        .iter()
+                        .filter(|d| d.is_error() && d.file == key)
+                        .collect();
+                    if !own.is_empty() {
+                        cluster[i].reject(reason::INVALID, &own);
+                    } else {
+                        let foreign: Vec<String> = diags
+                            .iter()
+                            .filter(|d| d.is_error())
+                            .map(|d| {
+                                format!("it breaks FalcoRule file {}: {}", d.file, describe(d))
+                            })
+                            .collect();
+                        let c = &mut cluster[i];
+                        c.reason = reason::INVALID;
+                        c.errors = foreign
+                            .into_iter()
+                            .take(MAX_PROBLEMS)
+                            .map(spec_problem)
+                            .collect();
+                    }
+                }
+            }
+        }
+        // Warnings of the accepted ones, from the final set.
+        let files: Vec<(&str, &str)> = cluster
+            .iter()
+            .filter_map(|c| Some((c.key.as_str(), c.decided_yaml()?)))
+            .collect();
+        if let Ok(warnings) = self.check(&files) {
+            for c in cluster.iter_mut().filter(|c| c.accepted) {
+                c.warnings = warnings
+                    .iter()
+                    .filter(|d| d.file == c.key)
+                    .take(MAX_PROBLEMS)
+                    .map(|d| problem(d, &c.rendered))
+                    .collect();
+            }
+        }
+    }
+
+    /// The lists and macros of the decided cluster set, as (file, text) in index order.
+    fn shared_context(&self, cluster: &[Candidate<'_>]) -> Vec<(String, String)> {
+        cluster
+            .iter()
+            .filter_map(|c| {
+                let yaml = c.decided_yaml()?;
+                let shared = shared_definitions(yaml).ok()?;
+                (!shared.is_empty()).then(|| (c.key.clone(), shared))
+            })
+            .collect()
+    }
+
+    fn plan_namespaced(&mut self, cand: &mut Candidate<'_>, shared: &[(String, String)]) {
+        let mut files: Vec<(&str, &str)> = shared
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.as_str()))
+            .collect();
+        let baseline: HashSet<String> = match self.check(&files) {
+            Ok(_) => HashSet::new(),
+            Err(diags) => diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect(),
+        };
+        // Is the deployed version still loadable against the current cluster set?
+        let previous_yaml = cand.previous.as_ref().map(|p| p.yaml.clone());
+        if let Some(prev) = previous_yaml {
+            let mut with_previous = files.clone();
+            with_previous.push((cand.key.as_str(), prev.as_str()));
+            let broken = self.check(&with_previous).err().and_then(|diags| {
+                diags
+                    .into_iter()
+                    .find(|d| d.is_error() && !baseline.contains(&d.to_string()))
+            });
+            if let Some(d) = broken {
+                cand.previous = None;
+                if !cand.accepted {
+                    cand.errors.push(spec_problem(format!(
+                        "the previously deployed version no longer compiles with the cluster-wide macros and lists and was withdrawn: {}",
+                        describe(&d)
+                    )));
+                }
+            }
+        }
+        if !cand.accepted {
+            return;
+        }
+        files.push((cand.key.as_str(), cand.rendered.yaml.as_str()));
+        match self.check(&files) {
+            Ok(warnings) => {
+                cand.warnings = warnings
+                    .iter()
+                    .filter(|d| d.file == cand.key)
+                    .take(MAX_PROBLEMS)
+                    .map(|d| problem(d, &cand.rendered))
+                    .collect();
+            }
+            Err(diags) => {
+                let own: Vec<&Diagnostic> = diags
+                    .iter()
+                    .filter(|d| d.is_error() && d.file == cand.key)
+                    .collect();
+                let foreign: Vec<&Diagnostic> = diags
+                    .iter()
+                    .filter(|d| {
+                        d.is_error() && d.file != cand.key && !baseline.contains(&d.to_string())
+                    })
+                    .collect();
+                if own.is_empty() && foreign.is_empty() {
+                    // Only errors the cluster set has on its own: not this FalcoRule's fault.
+                    return;
+                }
+                cand.reject(reason::INVALID, &own);
+                for d in foreign
+                    .into_iter()
+                    .take(MAX_PROBLEMS.saturating_sub(cand.errors.len()))
+                {
+                    cand.errors.push(spec_problem(format!(
+                        "with this FalcoRule, cluster-wide file {} fails: {}",
+                        d.file,
+                        describe(d)
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn candidate<'a>(
+    rule: &'a FalcoRule,
+    install_namespace: &str,
+    deployed: &DeployedRules,
+    budget: usize,
+) -> Candidate<'a> {
+    let namespace = rule.namespace().unwrap_or_default();
+    let name = rule.name_any();
+    let uid = rule.uid().unwrap_or_default();
+    let scope = if namespace == install_namespace {
+        Scope::Cluster
+    } else {
+        Scope::Namespace
+    };
+    let rendered = render_falco_yaml(&rule.spec);
+    let key = kestrel_api::contract::entry_key(&namespace, &name);
+    let previous = deployed.by_uid(&uid).map(|(e, yaml)| RulesEntry {
+        namespace: e.namespace.clone(),
+        name: e.name.clone(),
+        uid: e.uid.clone(),
+        generation: e.generation,
+        scope: e.scope,
+        pod_selector: e.pod_selector.clone(),
+        yaml: yaml.clone(),
+    });
+    let mut c = Candidate {
+        rule,
+        key,
+        uid,
+        scope,
+        rendered,
+        accepted: true,
+        reason: reason::VALID,
+        errors: Vec::new(),
+        more_errors: 0,
+        warnings: Vec::new(),
+        previous,
+    };
+    if let Some(problem) = pod_selector_problem(rule, scope, install_namespace) {
+        c.accepted = false;
+        c.reason = reason::INVALID_POD_SELECTOR;
+        c.errors.push(problem);
+    }
+    let size = c.key.len() + c.rendered.yaml.len();
+    if size > budget {
+        c.accepted = false;
+        c.reason = reason::TOO_LARGE;
+        c.errors.push(spec_problem(format!(
+            "the rendered rules take {size} bytes, more than the {budget} bytes one ConfigMap can hold; split this FalcoRule into several"
+        )));
+    }
+    c
+}
+
+fn pod_selector_problem(
+    rule: &FalcoRule,
+    scope: Scope,
+    install_namespace: &str,
+) -> Option<RuleProblem> {
+    let selector = rule.spec.pod_selector.as_ref()?;
+    let message = match scope {
+        Scope::Cluster => format!(
+            "podSelector is not allowed on FalcoRules in the install namespace {install_namespace:?}: they apply to every pod and host; put the FalcoRule in the pods' namespace to narrow it"
+        ),
+        Scope::Namespace => match kube::core::Selector::try_from(selector.clone()) {
+            Ok(_) => selector_key_problem(selector)?,
+            Err(e) => format!("podSelector is not a valid label selector: {e}"),
+        },
+    };
+    Some(RuleProblem {
+        subject: ProblemSubject::PodSelector,
+        name: None,
+        path: Some("spec.podSelector".to_string()),
+        line: None,
+        column: None,
+        message,
+    })
+}
+
+/// Label keys must be `[prefix/]name` with a DNS-subdomain prefix and a 63-character name.
+fn selector_key_problem(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> Option<String> {
+    let keys = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .chain(
+            selector
+                .match_expressions
+                .iter()
+                .flatten()
+                .map(|e| e.key.as_str()),
+        );
+    for key in keys {
+        let name = key.rsplit_once('/').map_or(key, |(_, n)| n);
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty()
+            || name.len() > 63
+            || !name.chars().all(ok_char)
+            || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        {
+            return Some(format!(
+                "podSelector label key {key:?} is not a valid label key"
+            ));
+        }
+    }
+    None
+}
+
+fn subject_of(kind: ItemKind) -> ProblemSubject {
+    match kind {
+        ItemKind::Rule => ProblemSubject::Rule,
+        ItemKind::Macro => ProblemSubject::Macro,
+        ItemKind::List => ProblemSubject::List,
+        _ => ProblemSubject::Spec,
+    }
+}
+
+/// Map an engine diagnostic on a rendered FalcoRule back to the spec: item, path, and the line and
+/// column inside the condition (or output, or exception).
+pub fn problem(d: &Diagnostic, rendered: &RenderedRule) -> RuleProblem {
+    let span = d
+        .pos
+        .and_then(|p| rendered.item_at_line(p.line))
+        .or_else(|| {
+            let (kind, name) = d.item.as_ref()?;
+            rendered.item_named(subject_of(*kind), name)
+        });
+    let subject = span
+        .map(|s| s.subject)
+        .or_else(|| d.item.as_ref().map(|(k, _)| subject_of(*k)))
+        .unwrap_or(ProblemSubject::Spec);
+    let name = span
+        .map(|s| s.name.clone())
+        .or_else(|| d.item.as_ref().map(|(_, n)| n.clone()));
+    let field = d.text.as_ref().map(|t| {
+        if t.what.starts_with("exception") {
+            "exceptions"
+        } else if t.what.starts_with("output") {
+            "output"
+        } else {
+            "condition"
+        }
+    });
+    let path = span.map(|s| match field {
+        Some(f) => format!("{}.{f}", s.path()),
+        None => s.path(),
+    });
+    let mut message = d.message.clone();
+    if let Some(t) = &d.text
+        && !t.what.is_empty()
+        && !matches!(t.what.as_str(), "condition" | "output")
+    {
+        message = format!("{}: {message}", t.what);
+    }
+    RuleProblem {
+        subject,
+        name,
+        path,
+        line: d.text.as_ref().map(|t| t.pos.line as i32),
+        column: d.text.as_ref().map(|t| t.pos.col as i32),
+        message,
+    }
+}
+
+fn spec_problem(message: String) -> RuleProblem {
+    RuleProblem {
+        subject: ProblemSubject::Spec,
+        name: None,
+        path: None,
+        line: None,
+        column: None,
+        message,
+    }
+}
+
+/// A diagnostic in one line, without the file name.
+fn describe(d: &Diagnostic) -> String {
+    let mut s = String::new();
+    if let Some((kind, name)) = &d.item {
+        s.push_str(&format!("{} {:?}", kind.as_str(), name));
+        if let Some(t) = &d.text {
+            s.push_str(&format!(" {} {}", t.what, t.pos));
+        }
+        s.push_str(": ");
+    }
+    s.push_str(&d.message);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kestrel_api::{FalcoMacro, FalcoRuleSpec, Rule};
+
+    use crate::render::{BUDGET, render_rules};
+
+    fn rule(name: &str, condition: &str) -> Rule {
+        Rule {
+            name: name.into(),
+            desc: Some("test rule".into()),
+            condition: Some(condition.into()),
+            output: Some("%proc.name opened %fd.name".into()),
+            priority: Some("WARNING".into()),
+            source: None,
+            tags: None,
+            enabled: None,
+            exceptions: None,
+            append: None,
+            override_: None,
+            warn_evttypes: None,
+            skip_if_unknown_filter: None,
+        }
+    }
+
+    fn falco_rule(ns: &str, name: &str, generation: i64, spec: FalcoRuleSpec) -> FalcoRule {
+        let mut r = FalcoRule::new(name, spec);
+        r.metadata.namespace = Some(ns.into());
+        r.metadata.uid = Some(format!("uid-{ns}-{name}"));
+        r.metadata.generation = Some(generation);
+        r
+    }
+
+    fn rules_only(rules: Vec<Rule>) -> FalcoRuleSpec {
+        FalcoRuleSpec {
+            rules,
+            ..FalcoRuleSpec::default()
+        }
+    }
+
+    fn macro_spec(name: &str, condition: &str) -> FalcoRuleSpec {
+        FalcoRuleSpec {
+            macros: vec![FalcoMacro {
+                name: name.into(),
+                condition: Some(condition.into()),
+                append: None,
+                override_: None,
+            }],
+            ..FalcoRuleSpec::default()
+        }
+    }
+
+    /// The deployed state after rendering `plan`, as the next pass reads it back.
+    fn deploy(plan: &Plan) -> DeployedRules {
+        let r = render_rules("kestrel", &plan.entries, None, BUDGET).unwrap();
+        crate::render::parse_deployed(&r.configmaps).unwrap()
+    }
+
+    #[test]
+    fn valid_rule_is_deployed() {
+        let r = falco_rule(
+            "kestrel",
+            "passwd",
+            1,
+            rules_only(vec![rule(
+                "Read Passwd",
+                "evt.type in (open, openat) and fd.name = /etc/passwd",
+            )]),
+        );
+        let plan = Validator::new().plan("kestrel", &[&r], &DeployedRules::default(), BUDGET);
+        assert_eq!(
+            plan.outcomes[0].verdict,
+            Verdict::Valid,
+            "{:?}",
+            plan.outcomes[0].errors
+        );
+        assert_eq!(plan.entries.len(), 1);
+        assert_eq!(plan.entries[0].scope, Scope::Cluster);
+        assert!(plan.entries[0].yaml.contains("- rule: Read Passwd\n"));
+        assert_eq!(plan.outcomes[0].deployed_generation, Some(1));
+    }
+
+    #[test]
+    fn condition_error_points_into_the_condition() {
+        let r = falco_rule(
+            "team-a",
+            "passwd",
+            1,
+            rules_only(vec![
+                rule("Fine", "evt.type = open"),
+                rule("Typo", "evt.type = open and\n  proc.nmae = cat"),
+            ]),
+        );
+        let plan = Validator::new().plan("kestrel", &[&r], &DeployedRules::default(), BUDGET);
+        let o = &plan.outcomes[0];
+        assert_eq!(
+            o.verdict,
+            Verdict::Rejected {
+                reason: reason::INVALID
+            }
+        );
+        assert!(plan.entries.is_empty());
+        assert_eq!(o.deployed_generation, None);
+        let e = &o.errors[0];
+        assert_eq!(e.subject, ProblemSubject::Rule);
+        assert_eq!(e.name.as_deref(), Some("Typo"));
+        assert_eq!(e.path.as_deref(), Some("spec.rules[1].condition"));
+        assert_eq!((e.line, e.column), (Some(2), Some(3)), "{e:?}");
+        assert!(e.message.contains("proc.nmae"), "{}", e.message);
+    }
+
+    #[test]
+    fn invalid_edit_keeps_the_last_accepted_version() {
+        let mut v = Validator::new();
+        let good = falco_rule(
+            "team-a",
+            "passwd",
+            1,
+            rules_only(vec![rule("R", "evt.type = open")]),
+        );
+        let plan1 = v.plan("kestrel", &[&good], &DeployedRules::default(), BUDGET);
+        let deployed = deploy(&plan1);
+        let bad = falco_rule(
+            "team-a",
+            "passwd",
+            2,
+            rules_only(vec![rule("R", "evt.type = open and (")]),
+        );
+        let plan2 = v.plan("kestrel", &[&bad], &deployed, BUDGET);
+        assert_eq!(
+            plan2.outcomes[0].verdict,
+            Verdict::Rejected {
+                reason: reason::INVALID_KEPT_PREVIOUS
+            }
+        );
+        assert_eq!(plan2.outcomes[0].deployed_generation, Some(1));
+        assert_eq!(
+            plan2.entries, plan1.entries,
+            "the deployed entry is unchanged"
+        );
+        // Fixing it deploys generation 3.
+        let fixed = falco_rule(
+            "team-a",
+            "passwd",
+            3,
+            rules_only(vec![rule("R", "evt.type = openat")]),
+        );
+        let plan3 = v.plan("kestrel", &[&fixed], &deployed, BUDGET);
+        assert_eq!(plan3.outcomes[0].verdict, Verdict::Valid);
+        assert_eq!(plan3.entries[0].generation, 3);
+        assert!(plan3.entries[0].yaml.contains("openat"));
+    }
+
+    #[test]
+    fn namespaced_rules_may_use_cluster_macros_but_not_other_namespaces() {
+        let base = falco_rule(
+            "kestrel",
+            "base",
+            1,
+            macro_spec("opened", "evt.type in (open, openat)"),
+        );
+        let user = falco_rule(
+            "team-a",
+            "mine",
+            1,
+            rules_only(vec![rule("Mine", "opened and fd.name = /x")]),
+        );
+        let elsewhere = falco_rule(
+            "team-b",
+            "macros",
+            1,
+            macro_spec("team_b_only", "evt.type = open"),
+        );
+        let stranger = falco_rule(
+            "team-c",
+            "uses-b",
+            1,
+            rules_only(vec![rule("C", "team_b_only")]),
+        );
+        let plan = Validator::new().plan(
+            "kestrel",
+            &[&user, &base, &stranger, &elsewhere],
+            &DeployedRules::default(),
+            BUDGET,
+        );
+        let verdict = |name: &str| plan.outcomes.iter().find(|o| o.name == name).unwrap();
+        assert_eq!(
+            verdict("mine").verdict,
+            Verdict::Valid,
+            "{:?}",
+            verdict("mine").errors
+        );
+        assert_eq!(verdict("base").verdict, Verdict::Valid);
+        assert_eq!(verdict("macros").verdict, Verdict::Valid);
+        let c = verdict("uses-b");
+        assert_eq!(
+            c.verdict,
+            Verdict::Rejected {
+                reason: reason::INVALID
+            }
+        );
+        assert_eq!(c.errors[0].path.as_deref(), Some("spec.rules[0].condition"));
+        let keys: Vec<String> = plan.entries.iter().map(|e| e.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "kestrel.base.yaml",
+                "team-a.mine.yaml",
+                "team-b.macros.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_rules_see_each_other_in_any_order() {
+        // "a-user" sorts before "z-macros" but uses its macro: the whole cluster set is one file set.
+        let user = falco_rule(
+            "kestrel",
+            "a-user",
+            1,
+            rules_only(vec![rule("U", "opened")]),
+        );
+        let macros = falco_rule(
+            "kestrel",
+            "z-macros",
+            1,
+            macro_spec("opened", "evt.type = open"),
+        );
+        let plan = Validator::new().plan(
+            "kestrel",
+            &[&user, &macros],
+            &DeployedRules::default(),
+            BUDGET,
+        );
+        assert!(
+            plan.outcomes.iter().all(|o| o.verdict == Verdict::Valid),
+            "{:?}",
+            plan.outcomes
+        );
+        // One broken cluster FalcoRule does not take the others down.
+        let broken = falco_rule(
+            "kestrel",
+            "m-broken",
+            1,
+            rules_only(vec![rule("B", "evt.type = = open")]),
+        );
+        let plan = Validator::new().plan(
+            "kestrel",
+            &[&user, &macros, &broken],
+            &DeployedRules::default(),
+            BUDGET,
+        );
+        let names: Vec<(&str, bool)> = plan
+            .outcomes
+            .iter()
+            .map(|o| (o.name.as_str(), o.verdict == Verdict::Valid))
+            .collect();
+        assert_eq!(
+            names,
+            [("a-user", true), ("m-broken", false), ("z-macros", true)]
+        );
+    }
+
+    #[test]
+    fn pod_selector_rules() {
+        let mut spec = rules_only(vec![rule("R", "evt.type = open")]);
+        spec.pod_selector = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                match_labels: Some([("app".to_string(), "web".to_string())].into()),
+                match_expressions: None,
+            },
+        );
+        let cluster = falco_rule("kestrel", "c", 1, spec.clone());
+        let namespaced = falco_rule("team-a", "n", 1, spec.clone());
+        let mut bad = spec;
+        bad.pod_selector.as_mut().unwrap().match_labels =
+            Some([("bad key!".to_string(), "x".to_string())].into());
+        let bad = falco_rule("team-a", "bad", 1, bad);
+        let plan = Validator::new().plan(
+            "kestrel",
+            &[&cluster, &namespaced, &bad],
+            &DeployedRules::default(),
+            BUDGET,
+        );
+        let get = |name: &str| plan.outcomes.iter().find(|o| o.name == name).unwrap();
+        assert_eq!(
+            get("c").verdict,
+            Verdict::Rejected {
+                reason: reason::INVALID_POD_SELECTOR
+            }
+        );
+        assert!(get("c").errors[0].message.contains("not allowed"));
+        assert_eq!(get("n").verdict, Verdict::Valid);
+        assert_eq!(
+            get("bad").verdict,
+            Verdict::Rejected {
+                reason: reason::INVALID_POD_SELECTOR
+            }
+        );
+        let n = plan.entries.iter().find(|e| e.name == "n").unwrap();
+        assert_eq!(n.scope, Scope::Namespace);
+        assert!(n.pod_selector.is_some());
+    }
+
+    #[test]
+    fn unchanged_input_is_not_compiled_again() {
+        let mut v = Validator::new();
+        let r = falco_rule(
+            "team-a",
+            "x",
+            1,
+            rules_only(vec![rule("R", "evt.type = open")]),
+        );
+        v.plan("kestrel", &[&r], &DeployedRules::default(), BUDGET);
+        let after_first = v.compiles;
+        assert!(after_first > 0);
+        v.plan("kestrel", &[&r], &DeployedRules::default(), BUDGET);
+        assert_eq!(v.compiles, after_first);
+    }
+}
