@@ -6,7 +6,7 @@
 #
 # Usage: down.sh [--keep-logs]   (--keep-logs: stop everything but keep the directory)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 keep=0

@@ -6,7 +6,7 @@
 CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLS_MODULE_DIR="$CLUSTER_SCRIPTS_DIR/tools"
 
-# shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 . "$CLUSTER_SCRIPTS_DIR/versions.env"
 
 # Helm's module path carries its major version (helm.sh/helm/v4).

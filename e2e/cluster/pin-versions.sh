@@ -6,7 +6,7 @@
 # replaces them with ./staging/... in its own repository; a module that depends on it must pin every
 # one of them to the matching published release, which is what the replace block here does.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [[ $# -eq 0 ]] || {

@@ -9,7 +9,7 @@
 #   --rebuild  build every tool again even when cached
 #   --bin-dir  print the bin directory and exit (builds nothing)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 # Bump when the build commands below change: cached binaries built by an older recipe are rebuilt.

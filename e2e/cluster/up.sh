@@ -21,7 +21,7 @@
 #                             knows them from the start (it discovers CRDs created later only
 #                             at its next 30 s resync)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [[ $# -eq 0 ]] || {

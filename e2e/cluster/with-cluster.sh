@@ -12,7 +12,7 @@
 # directory (logs) after a failed command.
 set -euo pipefail
 caller_cluster_dir=${KESTREL_CLUSTER_DIR:-} # before lib.sh puts its default in
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [[ $# -gt 0 ]] || die "usage: with-cluster.sh CMD [ARGS...]"
