@@ -181,6 +181,11 @@ impl ProbeControl {
     pub fn unignore_tgid(&self, tgid: u32) -> Result<(), ProbeError> {
         match self.lock().ignored.remove(&tgid) {
             Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(())
+            }
             Err(source) => Err(map_err(MAP_IGNORED, source)),
         }
     }
@@ -438,4 +443,75 @@ fn new_epoll(ring: &RingBuf<MapData>) -> Result<OwnedFd, ProbeError> {
         return Err(ProbeError::Poll(std::io::Error::last_os_error()));
     }
     Ok(epoll)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_validated_before_touching_the_kernel() {
+        let bad_ring = ProbeOptions {
+            ring_buffer_bytes: 3 << 20,
+            ..Default::default()
+        };
+        let err = Probe::load(&bad_ring).err().unwrap();
+        assert!(matches!(err, ProbeError::InvalidOption(_)));
+        assert!(err.to_string().contains("power of two"), "{err}");
+
+        let bad_threshold = ProbeOptions {
+            ring_buffer_bytes: 1 << 16,
+            wakeup_threshold_bytes: 1 << 16,
+            ..Default::default()
+        };
+        let err = Probe::load(&bad_threshold).err().unwrap();
+        assert!(
+            err.to_string().contains("smaller than ring_buffer_bytes"),
+            "{err}"
+        );
+
+        let too_many = ProbeOptions {
+            ignore_tgids: (0..2000).collect(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Probe::load(&too_many),
+            Err(ProbeError::InvalidOption(_))
+        ));
+    }
+
+    #[test]
+    fn missing_btf_is_reported_with_its_path() {
+        let opts = ProbeOptions {
+            btf_path: PathBuf::from("/nonexistent/btf/vmlinux"),
+            ..Default::default()
+        };
+        let err = Probe::load(&opts).err().unwrap();
+        assert!(matches!(err, ProbeError::BtfNotFound { .. }));
+        assert_eq!(
+            err.to_string(),
+            "BTF not found at /nonexistent/btf/vmlinux: the kernel needs CONFIG_DEBUG_INFO_BTF=y"
+        );
+    }
+
+    #[test]
+    fn default_options_ignore_this_process() {
+        let o = ProbeOptions::default();
+        assert_eq!(o.ignore_tgids, vec![std::process::id()]);
+        assert!(o.validate().is_ok());
+        assert!(o.wanted.is_empty());
+    }
+
+    #[test]
+    fn the_embedded_object_is_a_bpf_elf_with_every_program_and_map() {
+        assert_eq!(&PROBE_OBJECT[..4], b"\x7fELF");
+        assert_eq!(PROBE_OBJECT[18], 247, "e_machine EM_BPF");
+        let obj = aya_obj::Object::parse(PROBE_OBJECT).expect("parse");
+        for (program, _) in PROGRAMS {
+            assert!(obj.programs.contains_key(*program), "program {program}");
+        }
+        for map in [MAP_EVENTS, MAP_WANTED, MAP_IGNORED, MAP_DROPS] {
+            assert!(obj.maps.contains_key(map), "map {map}");
+        }
+    }
 }
