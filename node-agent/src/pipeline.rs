@@ -14,7 +14,8 @@ use kestrel_engine::{CompiledRule, RuleSet};
 use crate::alert::{Alert, AlertContext};
 use crate::cli::RuleMatching;
 use crate::event::{AT_FDCWD, DecodedEvent, EventView, Kind, NO_FD};
-use crate::state::containers::{ContainerRegistry, container_from_proc_cgroup};
+use crate::state::cgroups::CgroupPaths;
+use crate::state::containers::{ContainerRegistry, container_from_proc_cgroup, parse_cgroup_path};
 use crate::state::fds::{FdEntry, FdKind};
 use crate::state::procfs::ProcFs;
 use crate::state::procs::{Process, ProcessTable, resolve_path};
@@ -33,6 +34,7 @@ pub struct Pipeline {
     pub procs: ProcessTable,
     pub containers: ContainerRegistry,
     pub host_users: UserDb,
+    pub cgroups: CgroupPaths,
     procfs: ProcFs,
     hostname: Arc<str>,
     matching: RuleMatching,
@@ -48,6 +50,7 @@ impl Pipeline {
             procs: ProcessTable::new(procfs.clone()),
             containers: ContainerRegistry::default(),
             host_users: UserDb::load(std::path::Path::new("/")),
+            cgroups: CgroupPaths::detect(),
             procfs,
             hostname,
             matching,
@@ -75,14 +78,25 @@ impl Pipeline {
     /// Re-read which container a process runs in (on first sight, after exec, when the event's
     /// cgroup differs from the one we resolved).
     fn refresh_container(&mut self, tgid: u32, tid: u32, cgroup_id: u64) {
-        let content = self
-            .procfs
-            .cgroup_of(tid)
-            .or_else(|| self.procfs.cgroup_of(tgid));
-        let slot = content
-            .as_deref()
-            .and_then(container_from_proc_cgroup)
-            .map(|c| self.containers.intern(c));
+        // The event's cgroup id names the cgroup even after the process is gone; /proc is the
+        // fallback (cgroup v1-only hosts, where the v2 id is the root's).
+        let by_id = if cgroup_id > 1 {
+            self.cgroups.path(cgroup_id).map(parse_cgroup_path)
+        } else {
+            None
+        };
+        let found = match by_id {
+            Some(found) => found,
+            None => {
+                let content = self
+                    .procfs
+                    .cgroup_of(tid)
+                    .or_else(|| self.procfs.cgroup_of(tgid));
+                content.as_deref().and_then(container_from_proc_cgroup)
+            }
+        };
+        tracing::trace!(tgid, cgroup_id, container = ?found.as_ref().map(|c| &c.full_id), "container resolved");
+        let slot = found.map(|c| self.containers.intern(c));
         if let Some(slot) = slot
             && let Some(c) = self.containers.get_mut(slot)
             && c.users.is_none()
@@ -116,11 +130,11 @@ impl Pipeline {
         self.refresh_container(ev.tgid, ev.tid, ev.cgroup_id);
     }
 
-    /// The directory a relative path of this event is relative to.
-    fn base_dir(&mut self, tgid: u32, dirfd: i64) {
+    /// The directory a relative path of this event is relative to; false when unknown.
+    fn base_dir(&mut self, tgid: u32, dirfd: i64) -> bool {
         self.base.clear();
         let Some(p) = self.procs.get(tgid) else {
-            return;
+            return false;
         };
         if dirfd == AT_FDCWD || dirfd == NO_FD {
             self.base.extend_from_slice(&p.cwd);
@@ -129,12 +143,27 @@ impl Pipeline {
         } else if let Some(path) = self.procfs.fd_path(tgid, dirfd) {
             self.base.extend_from_slice(&path);
         }
+        self.base.first() == Some(&b'/')
+    }
+
+    /// Resolve `raw` (relative to `dirfd`) into `out`. A relative path whose base is unknown stays
+    /// as the process passed it rather than being guessed.
+    fn resolve_into(&mut self, tgid: u32, dirfd: i64, raw: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        if raw.first() == Some(&b'/') {
+            resolve_path(b"/", raw, out);
+        } else if self.base_dir(tgid, dirfd) {
+            resolve_path(&self.base, raw, out);
+        } else {
+            out.extend_from_slice(raw);
+        }
     }
 
     fn resolve_paths(&mut self, ev: &mut DecodedEvent) {
         if ev.has_path && ev.kind != Kind::Mount {
-            self.base_dir(ev.tgid, ev.dirfd);
-            resolve_path(&self.base, &ev.path_raw, &mut ev.path);
+            let mut path = std::mem::take(&mut ev.path);
+            self.resolve_into(ev.tgid, ev.dirfd, &ev.path_raw, &mut path);
+            ev.path = path;
         } else if ev.has_path {
             ev.path.extend_from_slice(&ev.path_raw);
         }
@@ -144,8 +173,9 @@ impl Pipeline {
             } else {
                 ev.fd2
             };
-            self.base_dir(ev.tgid, dirfd);
-            resolve_path(&self.base, &ev.path2_raw, &mut ev.path2);
+            let mut path2 = std::mem::take(&mut ev.path2);
+            self.resolve_into(ev.tgid, dirfd, &ev.path2_raw, &mut path2);
+            ev.path2 = path2;
         }
     }
 
@@ -394,6 +424,8 @@ pub fn alert_for(
 ) -> Alert {
     let mut output = String::with_capacity(256);
     rule.output.render(src, &mut output);
+    // folded YAML (`output: >`) ends with a newline; Falco prints the trimmed text
+    output.truncate(output.trim_end().len());
     let mut output_fields = std::collections::BTreeMap::new();
     for (i, f) in rule.output.fields().iter().enumerate() {
         let mut v = String::new();

@@ -1,5 +1,6 @@
 //! What the agent knows about the host beyond one event: processes, their fds, containers, users.
 
+pub mod cgroups;
 pub mod containers;
 pub mod fds;
 pub mod procfs;
