@@ -31,7 +31,7 @@ test-unit: ## unit tests only (no root, no cluster)
 
 test: deps ## everything: unit, real-kernel probe and agent tests, operator against a real kube-apiserver
 	$(CARGO) build --workspace --all-targets
-	e2e/cluster/with-cluster.sh $(CARGO) test --workspace -- --include-ignored --test-threads=2
+	KESTREL_CLUSTER_CRDS=crds e2e/cluster/with-cluster.sh $(CARGO) test --workspace -- --include-ignored --test-threads=2
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
@@ -49,10 +49,13 @@ crds: ## regenerate crds/ from the Rust types
 tools: ## build/install kube-apiserver, etcd, kubectl, helm into ~/.cache/kestrel
 	e2e/cluster/tools.sh
 
-cluster-up: ## start a local etcd + kube-apiserver, print the kubeconfig path
-	e2e/cluster/up.sh
+cluster-up: ## start a local etcd + kube-apiserver + controller-manager, print the kubeconfig path
+	KESTREL_CLUSTER_CRDS=crds e2e/cluster/up.sh
 
 cluster-down: ## stop the local control plane
 	e2e/cluster/down.sh
+
+cluster-smoke: ## smoke-check a fresh local control plane
+	e2e/cluster/with-cluster.sh e2e/cluster/smoke.sh
 
 FORCE:
