@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use kestrel_engine::{CompileOptions, RuleSet};
-use kestrel_probe::{Probe, ProbeOptions, RawEvent, WantedSyscalls, boot_to_wall_clock_offset};
+use kestrel_probe::{Probe, ProbeOptions, RawEvent, WantedSyscalls};
 
 use crate::capture::CaptureWriter;
 use crate::capture::format::Header;
@@ -63,7 +63,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
     }
     let empty = RuleSet::empty();
     let types = EventTypeMap::new();
-    let offset = boot_to_wall_clock_offset();
+    let offset = crate::decode::stable_clock_offset();
     let mut ev = DecodedEvent::default();
     let started = Instant::now();
     let max = args.max_events.unwrap_or(u64::MAX);

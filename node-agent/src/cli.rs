@@ -161,6 +161,11 @@ pub struct RunArgs {
     /// Alerts queued for the outputs before new ones are dropped (and counted).
     #[arg(long, default_value_t = 10_000)]
     pub alert_queue: usize,
+
+    /// Also record every event the rules see into this capture file, for `replay` later (the
+    /// replayed alerts are the ones printed now, timestamps included).
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,13 @@ use kestrel_probe::{EventKind, RawEvent, syscalls};
 use crate::event::{AT_FDCWD, DecodedEvent, Kind, NO_FD};
 use crate::state::fds::{L4Proto, SockTuple};
 
+/// The boot-clock → wall-clock offset, rounded to the millisecond so that two processes (the live
+/// agent and a capture, say) stamp the same event with the same time despite measurement jitter.
+pub fn stable_clock_offset() -> i64 {
+    let o = kestrel_probe::boot_to_wall_clock_offset();
+    (o + 500_000).div_euclid(1_000_000) * 1_000_000
+}
+
 /// Syscall number → engine event type, computed once.
 pub struct EventTypeMap {
     by_nr: Vec<Option<EventTypeId>>,

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use kestrel_engine::CompileOptions;
-use kestrel_probe::{Probe, ProbeControl, ProbeOptions, RawEvent, boot_to_wall_clock_offset};
+use kestrel_probe::{Probe, ProbeControl, ProbeOptions, RawEvent};
 
 use crate::alert::writer::{AlertOutput, AlertQueue, LogLineOutput};
+use crate::capture::CaptureWriter;
 use crate::cli::RunArgs;
 use crate::decode::{EventTypeMap, decode};
 use crate::event::DecodedEvent;
@@ -117,8 +118,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         "kestrel-agent: watching syscalls on {} (Ctrl-C to stop)",
         pipeline.hostname()
     );
+    let mut capture = match &args.capture {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let header = crate::capture::format::Header {
+                created_ns: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64),
+                hostname: pipeline.hostname().to_string(),
+                agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            Some(CaptureWriter::new(
+                std::io::BufWriter::with_capacity(1 << 20, file),
+                &header,
+            )?)
+        }
+        None => None,
+    };
+    let mut capture_error: Option<std::io::Error> = None;
     let types = EventTypeMap::new();
-    let mut offset = boot_to_wall_clock_offset();
+    let mut offset = crate::decode::stable_clock_offset();
     let mut ev = DecodedEvent::default();
     let mut last_stats = Instant::now();
     let mut last_clock = Instant::now();
@@ -134,13 +154,29 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 malformed += u64::from(raw.kind().is_none());
                 return;
             }
-            pipeline.process(&mut ev, ruleset, &mut |alert| {
-                queue.send(alert);
-            });
+            let capturing = capture.is_some();
+            let mut record = |view: &crate::event::EventView<'_>| {
+                if let Some(w) = capture.as_mut()
+                    && let Err(e) = w.record(view)
+                    && capture_error.is_none()
+                {
+                    capture_error = Some(e);
+                }
+            };
+            let observe: Option<&mut dyn FnMut(&crate::event::EventView<'_>)> =
+                if capturing { Some(&mut record) } else { None };
+            pipeline.process_observed(
+                &mut ev,
+                ruleset,
+                &mut |alert| {
+                    queue.send(alert);
+                },
+                observe,
+            );
         });
         drop(rules);
         if last_clock.elapsed() > Duration::from_secs(10) {
-            offset = boot_to_wall_clock_offset();
+            offset = crate::decode::stable_clock_offset();
             last_clock = Instant::now();
         }
         if args.stats_interval > 0
@@ -160,6 +196,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
     });
     log_stats(&pipeline, &probe, &queue, malformed);
+    if let Some(w) = capture {
+        let drops = probe.drop_counts().map(|d| d.lost_events()).unwrap_or(0);
+        let events = w.events;
+        w.finish(drops).context("finishing the capture file")?;
+        tracing::info!(events, "capture written");
+    }
+    if let Some(e) = capture_error {
+        tracing::error!(error = %e, "writing the capture file failed; it stops at the first error");
+    }
     drop(queue);
     let _ = alert_thread.join();
     let _ = reloader.join();

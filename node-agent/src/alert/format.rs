@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(
             iso8601(1_796_300_000_123_456_789),
-            "2026-12-03T10:53:20.123456789Z"
+            "2026-12-03T12:13:20.123456789Z"
         );
         assert_eq!(
             iso8601(951_782_400_000_000_007),
@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(v["priority"], "Warning");
         assert_eq!(v["source"], "syscall");
         assert_eq!(v["hostname"], "node-1");
-        assert_eq!(v["time"], "2026-12-03T10:53:20.123456789Z");
+        assert_eq!(v["time"], "2026-12-03T12:13:20.123456789Z");
         assert_eq!(v["tags"], json!(["demo", "filesystem"]));
         assert_eq!(v["output_fields"]["user.name"], "root");
         assert_eq!(v["output_fields"]["container.name"], Value::Null);
