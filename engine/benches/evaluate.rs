@@ -7,7 +7,23 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kestrel_engine::{CompileOptions, FieldArg, FieldSource, Loader, MapEvent, RuleSet, Visit};
 
-const STABLE: &str = "/work/shared/corpus/falco-rules/falco_rules.yaml";
+/// The upstream stable rules: `$FALCO_RULES`, else `shared/corpus` beside the repository.
+fn stable_rules_path() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("FALCO_RULES") {
+        return p.into();
+    }
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus/falco-rules/falco_rules.yaml");
+    for p in [
+        beside,
+        std::path::PathBuf::from("/work/shared/corpus/falco-rules/falco_rules.yaml"),
+    ] {
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("falco_rules.yaml not found: set FALCO_RULES to the upstream stable rules file")
+}
 
 fn events() -> Vec<MapEvent> {
     [
@@ -36,8 +52,7 @@ fn eval_all(rs: &RuleSet, evs: &[MapEvent]) -> usize {
 
 fn bench(c: &mut Criterion) {
     let mut l = Loader::new();
-    l.add_file(std::env::var("FALCO_RULES").unwrap_or_else(|_| STABLE.into()))
-        .unwrap();
+    l.add_file(stable_rules_path()).unwrap();
     let stable = l.compile(&CompileOptions::default()).unwrap().ruleset;
     let empty = RuleSet::empty();
     let evs = events();

@@ -2,11 +2,27 @@
 
 use kestrel_engine::{CompileOptions, Compiled, Loader, MapEvent, Priority, RuleSet};
 
-const STABLE: &str = "/work/shared/corpus/falco-rules/falco_rules.yaml";
+/// The upstream stable rules: `$FALCO_RULES`, else `shared/corpus` beside the repository.
+fn stable_rules_path() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("FALCO_RULES") {
+        return p.into();
+    }
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus/falco-rules/falco_rules.yaml");
+    for p in [
+        beside,
+        std::path::PathBuf::from("/work/shared/corpus/falco-rules/falco_rules.yaml"),
+    ] {
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("falco_rules.yaml not found: set FALCO_RULES to the upstream stable rules file")
+}
 
 fn load(opts: &CompileOptions) -> Compiled {
     let mut l = Loader::new();
-    l.add_file(std::env::var("FALCO_RULES").unwrap_or_else(|_| STABLE.to_string()))
+    l.add_file(stable_rules_path())
         .expect("read the stable rules");
     l.compile(opts)
         .unwrap_or_else(|e| panic!("stable rules failed:\n{e}"))

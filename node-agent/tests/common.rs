@@ -24,6 +24,7 @@ pub fn default_rules() -> PathBuf {
 pub struct Agent {
     child: Child,
     lines: Receiver<String>,
+    errs: Receiver<String>,
     pub seen: Vec<String>,
 }
 
@@ -37,7 +38,7 @@ impl Agent {
             cmd.arg("--rules").arg(r);
         }
         cmd.args(extra).args(["--stats-interval", "0"]);
-        cmd.env("KESTREL_LOG", "warn")
+        cmd.env("KESTREL_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start kestrel-agent");
@@ -50,6 +51,7 @@ impl Agent {
             }
         });
         let (ready_tx, ready_rx) = channel();
+        let (err_tx, err_rx) = channel();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -57,6 +59,7 @@ impl Agent {
                     let _ = ready_tx.send(());
                 }
                 eprintln!("[agent stderr] {line}");
+                let _ = err_tx.send(line);
             }
         });
         match ready_rx.recv_timeout(Duration::from_secs(30)) {
@@ -69,6 +72,7 @@ impl Agent {
         Agent {
             child,
             lines: rx,
+            errs: err_rx,
             seen: Vec::new(),
         }
     }
@@ -108,6 +112,19 @@ impl Agent {
                 "no alert containing {needles:?} within {timeout:?}; lines seen:\n{}",
                 self.seen.join("\n")
             ),
+        }
+    }
+
+    /// Wait for a log line (stderr) containing every needle.
+    pub fn wait_for_log(&mut self, needles: &[&str], timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.errs.recv_timeout(left) {
+                Ok(line) if needles.iter().all(|n| line.contains(n)) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
         }
     }
 

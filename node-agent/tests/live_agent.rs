@@ -121,3 +121,50 @@ fn connect_to_listed_address_on_loopback() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+#[ignore = "needs root and eBPF: make test"]
+fn sighup_reload_keeps_last_good_rules_on_error() {
+    let dir = scratch("reload");
+    let rules = dir.join("custom.yaml");
+    std::fs::copy(sample_rules(), &rules).unwrap();
+    let mut agent = Agent::start(&[default_rules(), rules.clone()], &["--json"]);
+    run("cat", &["/etc/passwd"]);
+    agent.expect(&["\"rule\":\"Read Passwd File\""], TWO_SECONDS);
+
+    // a broken edit: the agent says why and keeps the previous rule set
+    std::fs::write(&rules, "- rule: Read Passwd File\n  desc: d\n  condition: open_read and fd.nmae=/etc/passwd\n  output: broken\n  priority: WARNING\n").unwrap();
+    agent.signal(libc::SIGHUP);
+    let log = agent
+        .wait_for_log(
+            &["reload failed, keeping the last good rule set"],
+            Duration::from_secs(5),
+        )
+        .expect("reload failure logged");
+    assert!(log.contains("reload failed"), "{log}");
+    let detail = agent
+        .wait_for_log(&["fd.nmae"], Duration::from_secs(2))
+        .expect("the error names the bad field");
+    assert!(detail.contains("did you mean `fd.name`"), "{detail}");
+    agent.seen.clear();
+    run("cat", &["/etc/passwd"]);
+    let line = agent.expect(&["\"rule\":\"Read Passwd File\""], TWO_SECONDS);
+    assert!(
+        line.contains("passwd file read"),
+        "old output still in force: {line}"
+    );
+
+    // a good edit takes effect
+    std::fs::write(&rules, "- rule: Read Passwd File v2\n  desc: d\n  condition: open_read and fd.name=/etc/passwd\n  output: passwd v2 by %proc.name\n  priority: ERROR\n").unwrap();
+    agent.signal(libc::SIGHUP);
+    agent
+        .wait_for_log(&["reloaded"], Duration::from_secs(5))
+        .expect("reload logged");
+    agent.seen.clear();
+    run("cat", &["/etc/passwd"]);
+    let line = agent.expect(&["\"rule\":\"Read Passwd File v2\""], TWO_SECONDS);
+    assert!(line.contains("passwd v2 by cat"), "{line}");
+    assert!(line.contains("\"priority\":\"Error\""), "{line}");
+    assert!(agent.stop().success());
+    std::fs::remove_dir_all(dir).unwrap();
+}

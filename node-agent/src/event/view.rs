@@ -99,6 +99,8 @@ pub fn fills(field: Field) -> bool {
             | ProcCmdlenargs
             | ProcFdopencount
             | ProcPidTs
+            | ProcDuration
+            | ProcIsExeFromMemfd
             | ThreadTid
             | ThreadIsmain
             | ThreadVtid
@@ -470,6 +472,19 @@ impl FieldSource for EventView<'_> {
             ProcFdopencount => {
                 if let Some(p) = p {
                     let _ = sink(Value::U64(p.fds.len() as u64));
+                }
+            }
+            ProcDuration => {
+                if let Some(p) = p.filter(|p| p.start_ns != 0 && p.start_ns <= ev.ts_ns) {
+                    let _ = sink(Value::U64(ev.ts_ns - p.start_ns));
+                }
+            }
+            ProcIsExeFromMemfd => {
+                if let Some(p) = p {
+                    let e = &p.exepath;
+                    let _ = sink(Value::Bool(
+                        e.starts_with(b"/memfd:") || e.starts_with(b"memfd:"),
+                    ));
                 }
             }
             ProcPidTs => {

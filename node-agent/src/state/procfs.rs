@@ -14,6 +14,8 @@ pub struct ProcSnapshot {
     pub pgid: u32,
     pub sid: u32,
     pub tty: u32,
+    /// Start time, clock ticks after boot (`/proc/<pid>/stat` field 22).
+    pub start_ticks: u64,
     pub uid: u32,
     pub gid: u32,
     pub loginuid: u32,
@@ -107,6 +109,21 @@ impl ProcFs {
     }
 }
 
+/// Wall-clock ns of boot (`btime` of `/proc/stat`) and the clock tick rate, to turn
+/// `start_ticks` into a start time.
+pub fn boot_time_and_ticks() -> Option<(u64, u64)> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let btime: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some((btime * 1_000_000_000, if hz > 0 { hz as u64 } else { 100 }))
+}
+
 fn read_link_bytes(p: &Path) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStringExt;
     let mut v = fs::read_link(p).ok()?.into_os_string().into_vec();
@@ -140,6 +157,7 @@ pub fn parse_stat(stat: &str) -> Option<ProcSnapshot> {
         pgid: field(2)? as u32,
         sid: field(3)? as u32,
         tty: field(4)? as u32,
+        start_ticks: field(19).unwrap_or(0) as u64,
         ..Default::default()
     })
 }

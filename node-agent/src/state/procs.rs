@@ -40,7 +40,14 @@ pub struct Process {
 
 impl Process {
     fn from_snapshot(s: ProcSnapshot) -> Self {
+        let start_ns = match super::procfs::boot_time_and_ticks() {
+            Some((boot_ns, hz)) if s.start_ticks > 0 => {
+                boot_ns + s.start_ticks * (1_000_000_000 / hz)
+            }
+            _ => 0,
+        };
         let mut p = Process {
+            start_ns,
             pid: s.pid,
             ppid: s.ppid,
             vpid: s.vpid,
