@@ -89,14 +89,14 @@ int BPF_PROG(kestrel_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 
 	struct kestrel_stash st = {};
-	st.args[0] = BPF_CORE_READ(regs, di);
-	st.args[1] = BPF_CORE_READ(regs, si);
+	st.args[0] = regs->di;
+	st.args[1] = regs->si;
 	if (nr == KESTREL_NR_fcntl && st.args[1] != KESTREL_F_DUPFD && st.args[1] != KESTREL_F_DUPFD_CLOEXEC)
 		return 0; /* only fd-duplicating fcntl calls matter */
-	st.args[2] = BPF_CORE_READ(regs, dx);
-	st.args[3] = BPF_CORE_READ(regs, r10);
-	st.args[4] = BPF_CORE_READ(regs, r8);
-	st.args[5] = BPF_CORE_READ(regs, r9);
+	st.args[2] = regs->dx;
+	st.args[3] = regs->r10;
+	st.args[4] = regs->r8;
+	st.args[5] = regs->r9;
 	st.nr = nr;
 	__u32 tid = (__u32)pid_tgid;
 	if (bpf_map_update_elem(&stash, &tid, &st, BPF_ANY)) {
@@ -505,7 +505,7 @@ static __always_inline void emit_fdop(struct task_struct *task, struct kestrel_s
 SEC("tp_btf/sys_exit")
 int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+	long id = regs->orig_ax;
 	__u32 nr = (__u32)id;
 	if (id < 0 || id >= KESTREL_MAX_SYSCALLS)
 		return 0;
@@ -523,7 +523,7 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 		if (is_clone_nr(nr) && ret == 0) {
 			if (task_in_compat_syscall(task) || is_ignored(pid_tgid >> 32))
 				return 0;
-			emit_clone(task, nr, BPF_CORE_READ(regs, di), 0, 0);
+			emit_clone(task, nr, regs->di, 0, 0);
 			return 0;
 		}
 		count_drop(KESTREL_DROP_STASH_MISS);
