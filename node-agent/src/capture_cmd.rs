@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kestrel_engine::{CompileOptions, RuleSet};
+use kestrel_engine::CompileOptions;
 use kestrel_probe::{Probe, ProbeOptions, RawEvent, WantedSyscalls};
 
 use crate::capture::CaptureWriter;
@@ -61,7 +61,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let empty = RuleSet::empty();
+    let empty = LoadedRules::empty();
     let types = EventTypeMap::new();
     let offset = crate::decode::stable_clock_offset();
     let mut ev = DecodedEvent::default();

@@ -109,7 +109,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub struct RuleArgs {
     /// A Falco rules file, or a directory whose *.yaml/*.yml files load in name order.
     /// Repeatable: files load in the order given, later definitions win.
-    #[arg(short = 'r', long = "rules", required = true, value_name = "FILE|DIR")]
+    #[arg(short = 'r', long = "rules", value_name = "FILE|DIR")]
     pub rules: Vec<PathBuf>,
 
     /// Drop rules less severe than this priority (emergency, alert, critical, error, warning,
@@ -166,6 +166,25 @@ pub struct RunArgs {
     /// replayed alerts are the ones printed now, timestamps included).
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+
+    /// Run in a cluster: load the rules the operator renders into ConfigMaps of `--namespace`
+    /// (after the `--rules` files, if any), enrich events with the pods of `--node-name`, and write
+    /// alerts as FalcoAlerts and pod Events. Uses the in-cluster service account or KUBECONFIG.
+    #[arg(long)]
+    pub kubernetes: bool,
+
+    /// Kestrel's install namespace (with --kubernetes).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "kestrel")]
+    pub namespace: String,
+
+    /// This node's name (with --kubernetes; default: the host name).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// Where the host's root filesystem is (in a container: the host's / mounted read-only), for
+    /// the host's users and groups.
+    #[arg(long, default_value = "/")]
+    pub host_root: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub mod casetest;
 pub mod cli;
 pub mod decode;
 pub mod event;
+pub mod k8s;
 pub mod pipeline;
 pub mod replay;
 pub mod rules;

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use kestrel_engine::{CompiledRule, RuleSet};
 
+use crate::rules::LoadedRules;
+
 use crate::alert::{Alert, AlertContext};
 use crate::cli::RuleMatching;
 use crate::event::{AT_FDCWD, DecodedEvent, EventView, Kind, NO_FD};
@@ -59,6 +61,32 @@ impl Pipeline {
             base: Vec::with_capacity(4096),
             counters: PipelineCounters::default(),
         }
+    }
+
+    /// Apply what the pod watch says (the `k8s.*` fields, container names and images).
+    pub fn apply_pod_update(&mut self, u: crate::k8s::pods::PodUpdate) {
+        use crate::k8s::pods::PodUpdate;
+        use crate::state::containers::KnownContainer;
+        match u {
+            PodUpdate::Upsert { pod, containers } => {
+                for c in containers {
+                    self.containers.learn(
+                        &c.full_id,
+                        KnownContainer {
+                            name: c.name,
+                            image: c.image,
+                            pod: pod.clone(),
+                        },
+                    );
+                }
+            }
+            PodUpdate::Delete { uid } => self.containers.forget_pod(&uid),
+        }
+    }
+
+    /// Read the host's users from another root (the agent in a container sees the host at /host).
+    pub fn set_host_root(&mut self, root: &std::path::Path) {
+        self.host_users = UserDb::load(root);
     }
 
     /// Read every running process from /proc, with its container.
@@ -270,7 +298,12 @@ impl Pipeline {
     }
 
     /// Handle one decoded event: state, rules, alerts. `emit` receives each alert.
-    pub fn process(&mut self, ev: &mut DecodedEvent, rules: &RuleSet, emit: &mut dyn FnMut(Alert)) {
+    pub fn process(
+        &mut self,
+        ev: &mut DecodedEvent,
+        rules: &LoadedRules,
+        emit: &mut dyn FnMut(Alert),
+    ) {
         self.process_observed(ev, rules, emit, None);
     }
 
@@ -279,7 +312,7 @@ impl Pipeline {
     pub fn process_observed(
         &mut self,
         ev: &mut DecodedEvent,
-        rules: &RuleSet,
+        rules: &LoadedRules,
         emit: &mut dyn FnMut(Alert),
         observe: Option<&mut dyn FnMut(&EventView<'_>)>,
     ) {
@@ -316,7 +349,7 @@ impl Pipeline {
     fn evaluate(
         &mut self,
         ev: &DecodedEvent,
-        rules: &RuleSet,
+        rules: &LoadedRules,
         emit: &mut dyn FnMut(Alert),
         observe: Option<&mut dyn FnMut(&EventView<'_>)>,
     ) {
@@ -351,7 +384,34 @@ impl Pipeline {
         if let Some(observe) = observe {
             observe(&view);
         }
-        let fired = fire(rules, &view, self.matching, &self.hostname, emit);
+        let mut fired = fire(
+            &rules.compiled.ruleset,
+            &view,
+            self.matching,
+            &self.hostname,
+            emit,
+        );
+        // Rules of a namespace's FalcoRules see only that namespace's pods (matching the selector).
+        if !rules.scoped.is_empty()
+            && let Some(pod) = view.container.and_then(|c| c.pod.as_ref())
+        {
+            for scoped in &rules.scoped {
+                if scoped.namespace == pod.namespace
+                    && scoped
+                        .selector
+                        .as_ref()
+                        .is_none_or(|sel| sel.matches(&pod.labels))
+                {
+                    fired += fire(
+                        &scoped.compiled.ruleset,
+                        &view,
+                        self.matching,
+                        &self.hostname,
+                        emit,
+                    );
+                }
+            }
+        }
         self.counters.alerts += fired;
     }
 }

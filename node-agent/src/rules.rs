@@ -19,6 +19,8 @@ pub enum RulesError {
     EmptyDir(PathBuf),
     #[error("{0}")]
     Invalid(Diagnostics),
+    #[error("no rule files given: use --rules FILE|DIR")]
+    NoPaths,
 }
 
 impl RulesError {
@@ -71,16 +73,66 @@ pub fn load_files(files: &[PathBuf], opts: &CompileOptions) -> Result<Compiled, 
     loader.compile(opts).map_err(RulesError::Invalid)
 }
 
+/// Rules that apply only to pods of one namespace (a FalcoRule outside the install namespace),
+/// narrowed by its pod selector.
+pub struct ScopedRules {
+    pub namespace: String,
+    /// `namespace/name` of the FalcoRule, for logs.
+    pub source: String,
+    pub selector: Option<PodSelector>,
+    pub compiled: Compiled,
+}
+
+/// A Kubernetes label selector, as the agent evaluates it against pod labels.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodSelector {
+    pub match_labels: Vec<(String, String)>,
+    /// (key, operator `In`/`NotIn`/`Exists`/`DoesNotExist`, values)
+    pub match_expressions: Vec<(String, String, Vec<String>)>,
+}
+
+impl PodSelector {
+    pub fn matches(&self, labels: &[(String, String)]) -> bool {
+        let get = |k: &str| {
+            labels
+                .iter()
+                .find(|(lk, _)| lk == k)
+                .map(|(_, v)| v.as_str())
+        };
+        self.match_labels
+            .iter()
+            .all(|(k, v)| get(k) == Some(v.as_str()))
+            && self
+                .match_expressions
+                .iter()
+                .all(|(k, op, values)| match op.as_str() {
+                    "In" => get(k).is_some_and(|v| values.iter().any(|x| x == v)),
+                    "NotIn" => get(k).is_none_or(|v| !values.iter().any(|x| x == v)),
+                    "Exists" => get(k).is_some(),
+                    "DoesNotExist" => get(k).is_none(),
+                    _ => false,
+                })
+    }
+}
+
 /// A compiled rule set with where it came from.
 pub struct LoadedRules {
+    /// Rules applied to every event (the host's and every pod's).
     pub compiled: Compiled,
+    /// Rules applied only to pods of one namespace.
+    pub scoped: Vec<ScopedRules>,
     pub files: Vec<PathBuf>,
     /// A short description for logs: "12 rules (11 enabled), 40 macros, 20 lists from 3 files".
     pub summary: String,
+    /// Content hash of the Kubernetes rule set this came from (empty for files only).
+    pub hash: String,
 }
 
 impl LoadedRules {
     pub fn load(paths: &[PathBuf], opts: &CompileOptions) -> Result<LoadedRules, RulesError> {
+        if paths.is_empty() {
+            return Err(RulesError::NoPaths);
+        }
         let files = expand_paths(paths)?;
         let compiled = load_files(&files, opts)?;
         let s = &compiled.stats;
@@ -95,9 +147,28 @@ impl LoadedRules {
         );
         Ok(LoadedRules {
             compiled,
+            scoped: Vec::new(),
             files,
             summary,
+            hash: String::new(),
         })
+    }
+
+    /// No rules at all (the capture command records without evaluating).
+    pub fn empty() -> LoadedRules {
+        LoadedRules {
+            compiled: Compiled::empty(),
+            scoped: Vec::new(),
+            files: Vec::new(),
+            summary: "no rules".into(),
+            hash: String::new(),
+        }
+    }
+
+    /// Every rule set: the global one, then the namespaced ones.
+    pub fn all_sets(&self) -> impl Iterator<Item = &kestrel_engine::RuleSet> {
+        std::iter::once(&self.compiled.ruleset)
+            .chain(self.scoped.iter().map(|s| &s.compiled.ruleset))
     }
 }
 

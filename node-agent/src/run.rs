@@ -1,9 +1,11 @@
 //! `kestrel-agent run`: attach the probe, read events, evaluate rules, print alerts.
 //!
-//! Threads: the event thread (this one) owns the probe's ring buffer and all state, and never
-//! blocks on anything but the ring buffer's poll; the alert thread writes outputs; the reload
-//! thread compiles rule files on SIGHUP and swaps the rule set atomically.
+//! Threads: the event thread (this one) owns the probe's ring buffer and all state and blocks only
+//! on the ring buffer's poll; the alert thread writes outputs; rule sets are compiled elsewhere
+//! (the SIGHUP reloader, or the Kubernetes thread) and swapped in atomically, with the kernel
+//! filter widened first so no event of a new rule is missed.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,22 +19,22 @@ use crate::alert::writer::{AlertOutput, AlertQueue, LogLineOutput};
 use crate::capture::CaptureWriter;
 use crate::cli::RunArgs;
 use crate::decode::{EventTypeMap, decode};
-use crate::event::DecodedEvent;
+use crate::event::{DecodedEvent, EventView};
 use crate::pipeline::Pipeline;
 use crate::rules::{LiveRules, LoadedRules};
 use crate::state::procfs::ProcFs;
 use crate::wanted;
 
-/// Fields the rules read that the agent does not fill: said once at load, never silent.
+/// Fields the rules read that the agent does not fill: said at every load, never silent.
 pub fn warn_unfilled(loaded: &LoadedRules) {
-    let unfilled: Vec<&str> = loaded
-        .compiled
-        .ruleset
-        .fields_used()
-        .into_iter()
+    let mut unfilled: Vec<&str> = loaded
+        .all_sets()
+        .flat_map(|s| s.fields_used())
         .filter(|f| !crate::event::view::fills(*f))
         .map(|f| f.name())
         .collect();
+    unfilled.sort_unstable();
+    unfilled.dedup();
     if !unfilled.is_empty() {
         tracing::warn!(
             fields = %unfilled.join(", "),
@@ -42,7 +44,7 @@ pub fn warn_unfilled(loaded: &LoadedRules) {
 }
 
 fn apply_plan(control: &ProbeControl, loaded: &LoadedRules) -> anyhow::Result<()> {
-    let plan = wanted::plan(&loaded.compiled.ruleset);
+    let plan = wanted::plan_all(loaded);
     if plan.unrestricted {
         tracing::warn!(
             "a rule has no evt.type restriction: capturing every syscall the probe decodes"
@@ -61,12 +63,40 @@ fn apply_plan(control: &ProbeControl, loaded: &LoadedRules) -> anyhow::Result<()
     Ok(())
 }
 
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn read_rule_texts(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    let files = crate::rules::expand_paths(paths)?;
+    files
+        .iter()
+        .map(|f| {
+            Ok((
+                f.display().to_string(),
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            ))
+        })
+        .collect()
+}
+
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if args.rules.rules.is_empty() && !args.kubernetes {
+        anyhow::bail!(
+            "give rule files with --rules FILE|DIR (or run in a cluster with --kubernetes)"
+        );
+    }
     let opts = CompileOptions {
         min_priority: args.rules.min_priority,
         ..Default::default()
     };
-    let loaded = LoadedRules::load(&args.rules.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = if args.rules.rules.is_empty() {
+        LoadedRules::empty()
+    } else {
+        LoadedRules::load(&args.rules.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?
+    };
     for w in &loaded.compiled.warnings {
         tracing::debug!("{w}");
     }
@@ -90,13 +120,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     apply_plan(&control, &loaded)?;
     let live = Arc::new(LiveRules::new(loaded));
 
-    let mut pipeline = Pipeline::new(ProcFs::default(), hostname, args.rule_matching);
+    let mut pipeline = Pipeline::new(ProcFs::default(), hostname.clone(), args.rule_matching);
+    pipeline.set_host_root(&args.host_root);
     let seeded = pipeline.seed();
     tracing::info!(processes = seeded, "process table seeded from /proc");
-
-    let outputs: Vec<Box<dyn AlertOutput>> =
-        vec![Box::new(LogLineOutput::new(std::io::stdout(), args.json))];
-    let (queue, alert_thread) = AlertQueue::spawn(outputs, args.alert_queue);
 
     let stop = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
@@ -105,6 +132,37 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
         .context("installing SIGHUP handler")?;
+
+    let mut outputs: Vec<Box<dyn AlertOutput>> =
+        vec![Box::new(LogLineOutput::new(std::io::stdout(), args.json))];
+    let mut kube = None;
+    if args.kubernetes {
+        let node = args
+            .node_name
+            .clone()
+            .unwrap_or_else(|| hostname.to_string());
+        let k = crate::k8s::start(
+            crate::k8s::KubeOptions {
+                namespace: args.namespace.clone(),
+                node: node.clone(),
+                local_rules: read_rule_texts(&args.rules.rules)?,
+                compile: opts.clone(),
+            },
+            live.clone(),
+            control.clone(),
+            stop.clone(),
+            Arc::new(warn_unfilled),
+        )?;
+        tracing::info!(namespace = %args.namespace, node = %node, "watching the cluster's rules and this node's pods");
+        kube = Some(k);
+    }
+    if let Some(k) = kube.as_mut() {
+        outputs.push(std::mem::replace(
+            &mut k.alert_output,
+            Box::new(LogLineOutput::new(std::io::sink(), false)),
+        ));
+    }
+    let (queue, alert_thread) = AlertQueue::spawn(outputs, args.alert_queue);
     let reloader = spawn_reloader(
         args,
         opts,
@@ -114,10 +172,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         stop.clone(),
     );
 
-    eprintln!(
-        "kestrel-agent: watching syscalls on {} (Ctrl-C to stop)",
-        pipeline.hostname()
-    );
     let mut capture = match &args.capture {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -126,7 +180,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 created_ns: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64),
-                hostname: pipeline.hostname().to_string(),
+                hostname: hostname.to_string(),
                 agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             };
             Some(CaptureWriter::new(
@@ -137,25 +191,35 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut capture_error: Option<std::io::Error> = None;
+
+    eprintln!("kestrel-agent: watching syscalls on {hostname} (Ctrl-C to stop)");
     let types = EventTypeMap::new();
     let mut offset = crate::decode::stable_clock_offset();
     let mut ev = DecodedEvent::default();
     let mut last_stats = Instant::now();
     let mut last_clock = Instant::now();
     let mut malformed = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        if let Err(e) = probe.poll(Duration::from_millis(50)) {
+    let mut stopping = false;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            // one last drain of what is already in the ring buffer
+            stopping = true;
+        } else if let Err(e) = probe.poll(Duration::from_millis(50)) {
             tracing::warn!(error = %e, "polling the ring buffer failed");
         }
+        if let Some(k) = kube.as_ref() {
+            while let Ok(u) = k.pods.try_recv() {
+                pipeline.apply_pod_update(u);
+            }
+        }
         let rules = live.load();
-        let ruleset = &rules.compiled.ruleset;
+        let capturing = capture.is_some();
         probe.drain(|raw: RawEvent<'_>| {
             if !decode(&raw, offset, &types, &mut ev) {
                 malformed += u64::from(raw.kind().is_none());
                 return;
             }
-            let capturing = capture.is_some();
-            let mut record = |view: &crate::event::EventView<'_>| {
+            let mut record = |view: &EventView<'_>| {
                 if let Some(w) = capture.as_mut()
                     && let Err(e) = w.record(view)
                     && capture_error.is_none()
@@ -163,11 +227,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                     capture_error = Some(e);
                 }
             };
-            let observe: Option<&mut dyn FnMut(&crate::event::EventView<'_>)> =
+            let observe: Option<&mut dyn FnMut(&EventView<'_>)> =
                 if capturing { Some(&mut record) } else { None };
             pipeline.process_observed(
                 &mut ev,
-                ruleset,
+                &rules,
                 &mut |alert| {
                     queue.send(alert);
                 },
@@ -175,6 +239,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             );
         });
         drop(rules);
+        if stopping {
+            break;
+        }
         if last_clock.elapsed() > Duration::from_secs(10) {
             offset = crate::decode::stable_clock_offset();
             last_clock = Instant::now();
@@ -186,15 +253,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             last_stats = Instant::now();
         }
     }
-    // Drain what is already in the ring buffer before stopping.
-    let rules = live.load();
-    probe.drain(|raw: RawEvent<'_>| {
-        if decode(&raw, offset, &types, &mut ev) {
-            pipeline.process(&mut ev, &rules.compiled.ruleset, &mut |alert| {
-                queue.send(alert);
-            });
-        }
-    });
     log_stats(&pipeline, &probe, &queue, malformed);
     if let Some(w) = capture {
         let drops = probe.drop_counts().map(|d| d.lost_events()).unwrap_or(0);
@@ -208,6 +266,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     drop(queue);
     let _ = alert_thread.join();
     let _ = reloader.join();
+    if let Some(k) = kube {
+        let _ = k.thread.join();
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -239,6 +300,7 @@ fn spawn_reloader(
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     let paths = args.rules.rules.clone();
+    let kubernetes = args.kubernetes;
     std::thread::Builder::new()
         .name("kestrel-reload".into())
         .spawn(move || {
@@ -247,12 +309,17 @@ fn spawn_reloader(
                 if !reload.swap(false, Ordering::Relaxed) {
                     continue;
                 }
+                if kubernetes {
+                    tracing::info!(
+                        "SIGHUP ignored with --kubernetes: rules follow the cluster's ConfigMaps"
+                    );
+                    continue;
+                }
                 tracing::info!("SIGHUP: reloading rule files");
                 match LoadedRules::load(&paths, &opts) {
                     Ok(new) => {
                         warn_unfilled(&new);
                         let summary = new.summary.clone();
-                        // Widen the kernel filter before the swap so no event of a new rule is missed.
                         if let Err(e) = apply_plan(&control, &new) {
                             tracing::error!(error = %e, "reload: keeping the previous rule set");
                             continue;
@@ -261,16 +328,10 @@ fn spawn_reloader(
                         tracing::info!("reloaded {summary}");
                     }
                     Err(e) => {
-                        tracing::error!("reload failed, keeping the last good rule set:\n{e}");
+                        tracing::error!("reload failed, keeping the last good rule set:\n{e}")
                     }
                 }
             }
         })
         .expect("spawn reload thread")
-}
-
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
 }

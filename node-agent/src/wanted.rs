@@ -123,6 +123,27 @@ pub fn plan(rules: &RuleSet) -> CapturePlan {
     }
 }
 
+/// The plan for every rule set of a load (cluster-wide and namespaced), merged.
+pub fn plan_all(rules: &crate::rules::LoadedRules) -> CapturePlan {
+    let mut merged: Option<CapturePlan> = None;
+    for set in rules.all_sets() {
+        let p = plan(set);
+        merged = Some(match merged {
+            None => p,
+            Some(mut m) => {
+                m.wanted.extend_from(&p.wanted);
+                m.unrestricted |= p.unrestricted;
+                m.not_capturable.extend(p.not_capturable);
+                m
+            }
+        });
+    }
+    let mut m = merged.unwrap_or_else(|| plan(&kestrel_engine::RuleSet::empty()));
+    m.not_capturable.sort_unstable();
+    m.not_capturable.dedup();
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

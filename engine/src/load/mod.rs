@@ -68,6 +68,20 @@ pub struct Compiled {
     pub required_plugin_versions: Vec<(String, String, String)>,
 }
 
+impl Compiled {
+    /// No rules: evaluates nothing.
+    pub fn empty() -> Compiled {
+        Compiled {
+            ruleset: RuleSet::empty(),
+            warnings: Vec::new(),
+            stats: Stats::default(),
+            other_source_rules: Vec::new(),
+            required_engine_versions: Vec::new(),
+            required_plugin_versions: Vec::new(),
+        }
+    }
+}
+
 /// Collects rule documents, in order, and compiles them together.
 #[derive(Debug, Default, Clone)]
 pub struct Loader {

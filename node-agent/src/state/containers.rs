@@ -267,11 +267,21 @@ impl Container {
     }
 }
 
+/// Kubernetes facts about a container known before (or after) its processes were seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownContainer {
+    pub name: String,
+    pub image: String,
+    pub pod: PodMeta,
+}
+
 /// Containers by slot; processes hold the slot of theirs.
 #[derive(Debug, Default)]
 pub struct ContainerRegistry {
     slots: Vec<Container>,
     by_id: std::collections::HashMap<String, u32>,
+    /// From the pod watch, by full container id.
+    known: std::collections::HashMap<String, KnownContainer>,
 }
 
 impl ContainerRegistry {
@@ -282,13 +292,14 @@ impl ContainerRegistry {
         }
         let slot = self.slots.len() as u32;
         self.by_id.insert(c.full_id.clone(), slot);
+        let known = self.known.get(&c.full_id);
         self.slots.push(Container {
+            name: known.map(|k| k.name.clone()),
+            image: known.map(|k| k.image.clone()),
+            pod: known.map(|k| k.pod.clone()),
             full_id: c.full_id,
             runtime: c.runtime,
             pod_uid: c.pod_uid,
-            name: None,
-            image: None,
-            pod: None,
             users: None,
         });
         slot
@@ -317,6 +328,23 @@ impl ContainerRegistry {
             self.by_id.insert(c.full_id.clone(), slot);
             self.slots[i] = c;
         }
+    }
+
+    /// What the pod watch says about a container: applied now if we saw it, at first sight if not.
+    pub fn learn(&mut self, full_id: &str, k: KnownContainer) {
+        if let Some(slot) = self.by_id.get(full_id).copied()
+            && let Some(c) = self.slots.get_mut(slot as usize)
+        {
+            c.name = Some(k.name.clone());
+            c.image = Some(k.image.clone());
+            c.pod = Some(k.pod.clone());
+        }
+        self.known.insert(full_id.to_owned(), k);
+    }
+
+    /// Forget the pod watch's facts about a deleted pod (containers already seen keep theirs).
+    pub fn forget_pod(&mut self, pod_uid: &str) {
+        self.known.retain(|_, k| k.pod.uid != pod_uid);
     }
 
     pub fn get(&self, slot: u32) -> Option<&Container> {
