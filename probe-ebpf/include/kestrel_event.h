@@ -85,6 +85,15 @@ enum kestrel_limits {
 	KESTREL_HEADER_BYTES = 96,       /* sizeof(struct kestrel_event_header) */
 };
 
+/* Values of the wanted map for syscall slots: which outcomes are emitted (an
+ * in-kernel filter applied at sys_exit, before the event is built). Success
+ * means a return value >= 0. Lifecycle slots use any non-zero value. */
+enum kestrel_want {
+	KESTREL_WANT_SUCCESS = 1,
+	KESTREL_WANT_FAILURE = 2,
+	KESTREL_WANT_ANY = 3,
+};
+
 /* header.syscall_nr of lifecycle events. */
 enum kestrel_no_syscall {
 	KESTREL_NO_SYSCALL = 0xffffffffu,

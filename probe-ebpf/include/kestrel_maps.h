@@ -18,8 +18,9 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-/* wanted[nr] != 0: syscall nr is captured. Slots KESTREL_SLOT_PROC_* enable
- * the lifecycle events. Written by the user side only. */
+/* wanted[nr] != 0: syscall nr is captured; the value's enum kestrel_want bits
+ * select successful and/or failed calls. Slots KESTREL_SLOT_PROC_* enable the
+ * lifecycle events. Written by the user side only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, KESTREL_WANTED_SLOTS);
@@ -117,10 +118,16 @@ static __always_inline void count_drop(__u32 reason)
 		*c += 1;
 }
 
-static __always_inline int is_wanted(__u32 slot)
+/* The wanted-map value of slot (0: not wanted; else enum kestrel_want bits). */
+static __always_inline __u8 wanted_bits(__u32 slot)
 {
 	__u8 *w = bpf_map_lookup_elem(&wanted, &slot);
-	return w && *w;
+	return w ? *w : 0;
+}
+
+static __always_inline int is_wanted(__u32 slot)
+{
+	return wanted_bits(slot) != 0;
 }
 
 static __always_inline int is_ignored(__u32 tgid)

@@ -138,6 +138,16 @@ pub mod limits {
     pub const HEADER_BYTES: u32 = 96;
 }
 
+/// Values of the kernel `wanted` map for syscall slots (`enum kestrel_want`).
+pub mod want {
+    /// Emit calls that returned >= 0.
+    pub const SUCCESS: u8 = 1;
+    /// Emit calls that returned < 0.
+    pub const FAILURE: u8 = 2;
+    /// Emit every call.
+    pub const ANY: u8 = 3;
+}
+
 /// [`EventHeader::syscall_nr`] of lifecycle events.
 pub const NO_SYSCALL: u32 = 0xffff_ffff;
 
@@ -676,6 +686,9 @@ mod layout_tests {
             ("KESTREL_MAX_EVENT_BYTES", limits::MAX_EVENT_BYTES.into()),
             ("KESTREL_HEADER_BYTES", limits::HEADER_BYTES.into()),
             ("KESTREL_NO_SYSCALL", NO_SYSCALL.into()),
+            ("KESTREL_WANT_SUCCESS", want::SUCCESS.into()),
+            ("KESTREL_WANT_FAILURE", want::FAILURE.into()),
+            ("KESTREL_WANT_ANY", want::ANY.into()),
             ("KESTREL_EXEC_P_FILENAME", param::exec::FILENAME as i64),
             ("KESTREL_EXEC_P_ARGV", param::exec::ARGV as i64),
             ("KESTREL_EXEC_P_EXE", param::exec::EXE as i64),

@@ -13,4 +13,4 @@ pub use error::ProbeError;
 pub use event::{EventHeader, EventKind};
 pub use loader::{DropCounts, Probe, ProbeControl, ProbeOptions};
 pub use raw_event::{Argv, MalformedEvent, RawEvent, SockAddr};
-pub use wanted::WantedSyscalls;
+pub use wanted::{Outcomes, WantedSyscalls};

@@ -1,22 +1,59 @@
 //! The set of syscalls (and lifecycle events) the kernel side captures.
 
 use crate::error::ProbeError;
-use crate::event::limits;
+use crate::event::{limits, want};
 use crate::syscalls;
 
 const WORDS: usize = (limits::MAX_SYSCALLS as usize).div_ceil(64);
 
-/// A set of x86_64 syscall numbers plus the three lifecycle events.
+/// Which results of a wanted syscall produce an event (filtered in the kernel at
+/// `sys_exit`, before the event is built). Success means a return value >= 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcomes {
+    /// Every call.
+    Any,
+    /// Only calls that returned >= 0 (e.g. opens that produced an fd).
+    Success,
+    /// Only calls that returned < 0 (an errno).
+    Failure,
+}
+
+impl Outcomes {
+    fn bits(self) -> u8 {
+        match self {
+            Outcomes::Any => want::ANY,
+            Outcomes::Success => want::SUCCESS,
+            Outcomes::Failure => want::FAILURE,
+        }
+    }
+}
+
+/// A set of x86_64 syscall numbers (each with the [`Outcomes`] to capture) plus the three
+/// lifecycle events.
 ///
 /// Everything not in the set is dropped at `sys_enter` before any other work. The node
 /// agent adds what its own state tracking needs (execve, clone, close, dup...) to the
 /// syscalls the rules use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WantedSyscalls {
-    bits: [u64; WORDS],
+    success: [u64; WORDS],
+    failure: [u64; WORDS],
     proc_fork: bool,
     proc_exec: bool,
     proc_exit: bool,
+}
+
+fn get(bits: &[u64; WORDS], nr: u32) -> bool {
+    nr < limits::MAX_SYSCALLS && bits[nr as usize / 64] & (1 << (nr % 64)) != 0
+}
+
+fn set(bits: &mut [u64; WORDS], nr: u32, on: bool) {
+    let (w, b) = (nr as usize / 64, nr % 64);
+    if on {
+        bits[w] |= 1 << b;
+    } else {
+        bits[w] &= !(1 << b);
+    }
 }
 
 impl WantedSyscalls {
@@ -34,21 +71,41 @@ impl WantedSyscalls {
         Ok(w)
     }
 
-    /// Adds syscall `nr`; true if it was not there yet.
+    /// Adds syscall `nr` (every outcome); true if it was not there yet.
     pub fn insert(&mut self, nr: u32) -> Result<bool, ProbeError> {
+        self.insert_outcomes(nr, Outcomes::Any)
+    }
+
+    /// Adds syscall `nr` for the given outcomes (added to those already wanted); true if
+    /// the syscall was not there yet.
+    pub fn insert_outcomes(&mut self, nr: u32, outcomes: Outcomes) -> Result<bool, ProbeError> {
         if nr >= limits::MAX_SYSCALLS {
             return Err(ProbeError::SyscallOutOfRange(nr));
         }
-        let (w, b) = (nr as usize / 64, nr % 64);
-        let was = self.bits[w] & (1 << b) != 0;
-        self.bits[w] |= 1 << b;
+        let was = self.contains(nr);
+        let bits = outcomes.bits();
+        if bits & want::SUCCESS != 0 {
+            set(&mut self.success, nr, true);
+        }
+        if bits & want::FAILURE != 0 {
+            set(&mut self.failure, nr, true);
+        }
         Ok(!was)
     }
 
-    /// Adds the syscall called `name`.
+    /// Adds the syscall called `name` (every outcome).
     pub fn insert_name(&mut self, name: &str) -> Result<bool, ProbeError> {
+        self.insert_name_outcomes(name, Outcomes::Any)
+    }
+
+    /// Adds the syscall called `name` for the given outcomes.
+    pub fn insert_name_outcomes(
+        &mut self,
+        name: &str,
+        outcomes: Outcomes,
+    ) -> Result<bool, ProbeError> {
         let nr = syscalls::nr(name).ok_or_else(|| ProbeError::UnknownSyscall(name.to_string()))?;
-        self.insert(nr)
+        self.insert_outcomes(nr, outcomes)
     }
 
     /// Removes syscall `nr`; true if it was there.
@@ -56,13 +113,24 @@ impl WantedSyscalls {
         if !self.contains(nr) {
             return false;
         }
-        self.bits[nr as usize / 64] &= !(1 << (nr % 64));
+        set(&mut self.success, nr, false);
+        set(&mut self.failure, nr, false);
         true
     }
 
-    /// True if syscall `nr` is in the set.
+    /// True if syscall `nr` is in the set (for any outcome).
     pub fn contains(&self, nr: u32) -> bool {
-        nr < limits::MAX_SYSCALLS && self.bits[nr as usize / 64] & (1 << (nr % 64)) != 0
+        get(&self.success, nr) || get(&self.failure, nr)
+    }
+
+    /// The outcomes wanted for syscall `nr`, None if it is not in the set.
+    pub fn outcomes(&self, nr: u32) -> Option<Outcomes> {
+        match (get(&self.success, nr), get(&self.failure, nr)) {
+            (true, true) => Some(Outcomes::Any),
+            (true, false) => Some(Outcomes::Success),
+            (false, true) => Some(Outcomes::Failure),
+            (false, false) => None,
+        }
     }
 
     /// The syscall numbers in the set, ascending.
@@ -72,7 +140,11 @@ impl WantedSyscalls {
 
     /// Number of syscalls in the set (lifecycle events not counted).
     pub fn syscall_count(&self) -> usize {
-        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+        self.success
+            .iter()
+            .zip(&self.failure)
+            .map(|(s, f)| (s | f).count_ones() as usize)
+            .sum()
     }
 
     /// True when no syscall and no lifecycle event is wanted.
@@ -80,9 +152,12 @@ impl WantedSyscalls {
         self.syscall_count() == 0 && !self.proc_fork && !self.proc_exec && !self.proc_exit
     }
 
-    /// Adds every syscall of `other` and its lifecycle events.
+    /// Adds every syscall (with its outcomes) and lifecycle event of `other`.
     pub fn extend_from(&mut self, other: &WantedSyscalls) {
-        for (a, b) in self.bits.iter_mut().zip(other.bits) {
+        for (a, b) in self.success.iter_mut().zip(other.success) {
+            *a |= b;
+        }
+        for (a, b) in self.failure.iter_mut().zip(other.failure) {
             *a |= b;
         }
         self.proc_fork |= other.proc_fork;
@@ -131,13 +206,13 @@ impl WantedSyscalls {
         self.proc_exit
     }
 
-    /// Value (0/1) of every slot of the kernel `wanted` map.
+    /// Value of a slot of the kernel `wanted` map.
     pub(crate) fn slot(&self, slot: u32) -> u8 {
         match slot {
             limits::SLOT_PROC_FORK => self.proc_fork as u8,
             limits::SLOT_PROC_EXEC => self.proc_exec as u8,
             limits::SLOT_PROC_EXIT => self.proc_exit as u8,
-            nr => self.contains(nr) as u8,
+            nr => self.outcomes(nr).map_or(0, Outcomes::bits),
         }
     }
 }
@@ -163,12 +238,35 @@ mod tests {
             Err(ProbeError::UnknownSyscall(_))
         ));
         assert!(w.remove(3) && !w.remove(3));
-        assert_eq!(w.slot(257), 1);
+        assert_eq!(w.slot(257), 3);
         assert_eq!(w.slot(3), 0);
         assert_eq!(w.slot(limits::SLOT_PROC_EXEC), 0);
         w.set_proc_exec(true);
         assert_eq!(w.slot(limits::SLOT_PROC_EXEC), 1);
         assert_eq!(w.slot(limits::SLOT_PROC_FORK), 0);
+    }
+
+    #[test]
+    fn outcomes_per_syscall() {
+        let mut w = WantedSyscalls::new();
+        w.insert_name_outcomes("openat", Outcomes::Success).unwrap();
+        w.insert_name_outcomes("connect", Outcomes::Failure)
+            .unwrap();
+        assert_eq!(w.outcomes(257), Some(Outcomes::Success));
+        assert_eq!(w.outcomes(42), Some(Outcomes::Failure));
+        assert_eq!((w.slot(257), w.slot(42)), (1, 2));
+        assert!(
+            !w.insert_outcomes(257, Outcomes::Failure).unwrap(),
+            "already there"
+        );
+        assert_eq!(w.outcomes(257), Some(Outcomes::Any));
+        assert_eq!(w.syscall_count(), 2);
+        let mut u = WantedSyscalls::new();
+        u.insert_name_outcomes("connect", Outcomes::Success)
+            .unwrap();
+        u.extend_from(&w);
+        assert_eq!(u.outcomes(42), Some(Outcomes::Any));
+        assert!(u.remove(42) && u.outcomes(42).is_none());
     }
 
     #[test]

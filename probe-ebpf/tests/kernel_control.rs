@@ -563,3 +563,40 @@ fn loading_without_privileges_says_what_is_missing() {
     );
     assert_eq!(res, vec![1], "error text names the capabilities");
 }
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn outcome_filters_select_successful_or_failed_calls_in_the_kernel() {
+    use kestrel_probe::Outcomes;
+    let mut probe = probe(&[], false, &[]);
+    let run = |probe: &mut Probe, outcomes: Outcomes| {
+        let mut w = WantedSyscalls::new();
+        w.insert_name_outcomes("openat", outcomes).unwrap();
+        probe.set_wanted_syscalls(&w).unwrap();
+        let mut c = spawn(|_| unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c"/".as_ptr(),
+                libc::O_RDONLY,
+                0,
+            );
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c"/nonexistent/kestrel".as_ptr(),
+                libc::O_RDONLY,
+                0,
+            );
+            0
+        });
+        let pid = c.pid as u32;
+        c.go();
+        c.wait();
+        let evs = collect_for(probe, Duration::from_millis(400), |e| e.tgid() == pid);
+        evs.iter().map(|e| e.view().ret() >= 0).collect::<Vec<_>>()
+    };
+    assert_eq!(run(&mut probe, Outcomes::Any), vec![true, false]);
+    assert_eq!(run(&mut probe, Outcomes::Success), vec![true]);
+    assert_eq!(run(&mut probe, Outcomes::Failure), vec![false]);
+}

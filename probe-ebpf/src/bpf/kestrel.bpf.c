@@ -511,8 +511,10 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	/* A successful execveat returns with orig_ax == __NR_execve (the new image's
 	 * registers), so the stash, not orig_ax, names the syscall that exits. */
-	if (!is_wanted(nr) && (nr != KESTREL_NR_execve || !is_wanted(KESTREL_NR_execveat)))
+	__u8 want = wanted_bits(nr);
+	if (!want && (nr != KESTREL_NR_execve || !is_wanted(KESTREL_NR_execveat)))
 		return 0;
+	__u8 outcome = ret < 0 ? KESTREL_WANT_FAILURE : KESTREL_WANT_SUCCESS;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -521,7 +523,8 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 		/* A new task returning from clone/fork: it never entered the syscall.
 		 * Its registers are a copy of the parent's, so arg0 is valid. */
 		if (is_clone_nr(nr) && ret == 0) {
-			if (task_in_compat_syscall(task) || is_ignored(pid_tgid >> 32))
+			if (!(want & KESTREL_WANT_SUCCESS) || task_in_compat_syscall(task) ||
+			    is_ignored(pid_tgid >> 32))
 				return 0;
 			emit_clone(task, nr, regs->di, 0, 0);
 			return 0;
@@ -535,7 +538,14 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 		count_drop(KESTREL_DROP_STASH_MISS);
 		return 0;
 	}
+	if (st.nr != nr) /* execveat */
+		want = wanted_bits(st.nr);
 	nr = st.nr;
+	if (!(want & outcome)) { /* in-kernel filter on the result */
+		if (is_exec_nr(nr))
+			bpf_map_delete_elem(&exec_filenames, &tid);
+		return 0;
+	}
 
 	switch (nr) {
 	case KESTREL_NR_execve:

@@ -30,6 +30,7 @@ struct kestrel_layout_anchor {
 	enum kestrel_drop_reason drop_reason;
 	enum kestrel_limits limits;
 	enum kestrel_no_syscall no_syscall;
+	enum kestrel_want want;
 	enum kestrel_params params;
 	enum kestrel_nr nr;
 };
