@@ -5,24 +5,13 @@
  * in Rust; the layout tests compare sizes, field offsets and enum values taken
  * from the BTF of an object compiled from this header (see build.rs).
  *
- * Record format (one ring buffer record = one event):
+ * Record format (one ring buffer record = one event, described in full, with
+ * the kinds table, in the crate documentation, src/lib.rs "Event format"):
  *
- *   +-----------------------------+  offset 0
- *   | struct kestrel_event_header |  96 bytes
- *   +-----------------------------+  offset 96
- *   | fixed part                  |  header.fixed_len bytes (a multiple of 8),
- *   |                             |  struct chosen by header.kind
- *   +-----------------------------+
- *   | __u16 param_len[nparams]    |  header.nparams entries, little endian
- *   +-----------------------------+
- *   | param 0 bytes | param 1 ... |  concatenated, no padding, no NUL
- *   +-----------------------------+  offset header.len
- *
- * Variable-length parameters (paths, argv, sockaddrs) are byte strings of
- * param_len[i] bytes. A parameter that is absent, or whose read failed, has
- * length 0 (a failed read also sets KESTREL_F_READ_FAILED in the header).
- * Strings carry no terminating NUL. argv is the raw NUL-separated argument
- * block (each argument followed by one NUL), exactly as in /proc/PID/cmdline.
+ *   struct kestrel_event_header     96 bytes
+ *   fixed part                      header.fixed_len bytes, struct chosen by kind
+ *   __u16 param_len[nparams]
+ *   param bytes                     concatenated, no padding, no NUL
  *
  * Only x86_64 is supported; all integers are little endian.
  */

@@ -290,6 +290,11 @@ impl<'a> RawEvent<'a> {
         self.fixed::<SockOpFixed>().map(|f| &f.tuple)
     }
 
+    /// Parameter `i` decoded as a `struct sockaddr`; None if absent or empty.
+    pub fn sockaddr(&self, i: usize) -> Option<SockAddr<'a>> {
+        self.str_param(i).map(SockAddr::parse)
+    }
+
     /// The sockaddr passed to connect/bind, decoded.
     pub fn user_sockaddr(&self) -> Option<SockAddr<'a>> {
         match self.kind()? {
