@@ -283,3 +283,103 @@ fn fork_exec_exit_lifecycle_and_clone_events() {
     let f: &ExecFixed = sys.exec().unwrap();
     assert_eq!(f.old_tid, a_pid);
 }
+
+struct ExecArgs {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    tid_out: libc::c_int, // write end of a pipe: the thread reports its tid
+}
+
+extern "C" fn exec_from_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: arg points to an ExecArgs that outlives the thread (the process execs or dies).
+    unsafe {
+        let a = &*(arg as *const ExecArgs);
+        let tid = libc::gettid() as i64;
+        libc::write(a.tid_out, &tid as *const i64 as *const libc::c_void, 8);
+        libc::execve(a.path, a.argv, a.envp);
+        libc::_exit(96);
+    }
+}
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn exec_from_a_non_leader_thread_takes_the_leaders_tid() {
+    let args: Vec<CString> = ["/bin/true", "from-thread"]
+        .iter()
+        .map(|s| CString::new(*s).unwrap())
+        .collect();
+    let argv = argv_ptrs(&args);
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let path = CString::new("/bin/true").unwrap();
+    let mut probe = probe(&["execve"], true, &[]);
+
+    let mut child = spawn(|r| unsafe {
+        let mut fds = [0; 2];
+        libc::pipe(fds.as_mut_ptr());
+        let a = ExecArgs {
+            path: path.as_ptr(),
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            tid_out: fds[1],
+        };
+        let mut t: libc::pthread_t = 0;
+        if libc::pthread_create(
+            &mut t,
+            std::ptr::null(),
+            exec_from_thread,
+            &a as *const _ as *mut libc::c_void,
+        ) != 0
+        {
+            return 95;
+        }
+        let mut tid = 0i64;
+        libc::read(fds[0], &mut tid as *mut i64 as *mut libc::c_void, 8);
+        r.report(tid);
+        loop {
+            libc::pause(); // killed by the exec in the other thread
+        }
+    });
+    let pid = child.pid as u32;
+    child.go();
+    let (status, res) = child.wait();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}"
+    );
+    let thread_tid = res[0] as u32;
+    assert_ne!(thread_tid, pid);
+
+    let evs = collect(
+        &mut probe,
+        |e| e.tgid() == pid,
+        |k| {
+            count(k, |e| is_kind(e, EventKind::Execve)) >= 1
+                && count(k, |e| is_kind(e, EventKind::ProcExec)) >= 1
+                && count(k, |e| is_kind(e, EventKind::ProcExit)) >= 2
+        },
+    );
+    let e =
+        find(&evs, |e| is_kind(e, EventKind::Execve)).expect("execve event after the tid change");
+    assert_eq!(
+        (e.tid(), e.tgid(), e.ret()),
+        (pid, pid, 0),
+        "the exec'ing thread now has the leader's tid"
+    );
+    assert_eq!(e.exec().unwrap().old_tid, thread_tid);
+    assert_eq!(e.path(), Some(&b"/bin/true"[..]));
+    let got: Vec<&[u8]> = e.argv().collect();
+    assert_eq!(got, vec![&b"/bin/true"[..], b"from-thread"]);
+    assert_eq!(e.comm(), b"true");
+    let p = find(&evs, |e| is_kind(e, EventKind::ProcExec)).unwrap();
+    assert_eq!((p.tid(), p.exec().unwrap().old_tid), (pid, thread_tid));
+    // the replaced leader exits as a thread during the exec, then the new image exits
+    let exits: Vec<_> = evs
+        .iter()
+        .map(|e| e.view())
+        .filter(|e| is_kind(e, EventKind::ProcExit))
+        .map(|e| (e.tid(), e.fixed::<ProcExitFixed>().unwrap().group_dead))
+        .collect();
+    assert_eq!(exits, vec![(pid, 0), (pid, 1)]);
+    assert_eq!(probe.drop_counts().unwrap().stash_full, 0);
+}
