@@ -7,7 +7,9 @@
 #   4. helm lint --strict, with the default values and with every non-default switch
 #   5. helm template renders, and the manifests hold what Kestrel relies on (chart_assert.py)
 #   6. every flag the chart passes exists in kestrel-operator / kestrel-agent (when built)
-#   7. shellcheck of the chart's scripts (when shellcheck is installed)
+#   7. images/*.Dockerfile: COPY sources exist and are not ignored, stages, cargo packages, apt
+#      packages (dockerfile_check.py; there is no Docker or hadolint here)
+#   8. shellcheck of the deployment scripts (when shellcheck is installed)
 #
 # Usage: e2e/local/chart-check.sh [--sync]
 #   --sync  first copy crds/ and config/rules/ into the chart and regenerate docs/crds.md
@@ -24,7 +26,7 @@ case ${1:-} in
 --sync) sync=1 ;;
 "") ;;
 -h | --help)
-	sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
@@ -246,6 +248,13 @@ if [[ -s $work/default.out ]]; then
 			note "${agent#"$repo"/} has no --kubernetes mode yet: the DaemonSet's flags were not checked"
 		fi
 	fi
+fi
+
+if out=$(python3 "$here/dockerfile_check.py" 2>&1); then
+	ok "Dockerfiles: $(printf '%s\n' "$out" | sed 's/ (apt:.*//' | tr '\n' ' ')"
+else
+	fail "Dockerfiles:"
+	printf '%s\n' "$out" | sed 's/^/       /'
 fi
 
 if command -v shellcheck >/dev/null 2>&1; then
