@@ -40,8 +40,8 @@ lint: ## rustfmt and clippy, warnings are errors
 fmt:
 	$(CARGO) fmt --all
 
-bench: ## engine and probe benchmarks (figures as ratios against a baseline in the same run)
-	$(CARGO) bench -p kestrel-engine
+bench: deps ## engine, probe, agent and replay figures, each against a baseline of the same run (root)
+	scripts/bench.sh
 
 crds: ## regenerate crds/ from the Rust types
 	$(CARGO) run -q -p kestrel-api --bin crdgen
