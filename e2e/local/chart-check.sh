@@ -3,7 +3,8 @@
 #
 #   1. charts/kestrel/crds/ holds exactly the files of crds/, byte for byte
 #   2. charts/kestrel/files/rules/ holds exactly the rules files of config/rules/, byte for byte
-#   3. docs/crds.md is what docs/gen-crd-reference.sh generates from crds/
+#   3. docs/crds.md and the values table of docs/helm.md are what docs/gen-docs.sh generates (from
+#      crds/ and values.yaml); every value is documented; every .Values the templates read exists
 #   4. helm lint --strict, with the default values and with every non-default switch
 #   5. helm template renders, and the manifests hold what Kestrel relies on (chart_assert.py)
 #   6. every flag the chart passes exists in kestrel-operator / kestrel-agent (when built)
@@ -12,7 +13,7 @@
 #   8. shellcheck of the deployment scripts (when shellcheck is installed)
 #
 # Usage: e2e/local/chart-check.sh [--sync]
-#   --sync  first copy crds/ and config/rules/ into the chart and regenerate docs/crds.md
+#   --sync  first copy crds/ and config/rules/ into the chart and regenerate docs/ (gen-docs.sh)
 #           (then commit the result), so that only real failures remain.
 # Needs helm (on PATH, in KESTREL_TOOLS_BIN, or built by e2e/cluster/tools.sh) and python3 with
 # PyYAML. No cluster.
@@ -26,7 +27,7 @@ case ${1:-} in
 --sync) sync=1 ;;
 "") ;;
 -h | --help)
-	sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
@@ -77,8 +78,8 @@ mirror() {
 if [[ $sync == 1 ]]; then
 	mirror "$repo/crds" "$chart/crds" '*.yaml'
 	mirror "$repo/config/rules" "$chart/files/rules" '*.yaml' '*.yml'
-	"$repo/docs/gen-crd-reference.sh" >/dev/null
-	echo "synced charts/kestrel/crds, charts/kestrel/files/rules and docs/crds.md; now checking"
+	"$repo/docs/gen-docs.sh" >/dev/null
+	echo "synced charts/kestrel/crds, charts/kestrel/files/rules, docs/crds.md and docs/helm.md; now checking"
 fi
 
 # same_dir NAME SRC DST GLOB...: SRC's matching files and DST's files are the same set with the
@@ -124,10 +125,12 @@ same_dir() {
 same_dir "chart CRDs" "$repo/crds" "$chart/crds" '*.yaml'
 same_dir "chart default rules" "$repo/config/rules" "$chart/files/rules" '*.yaml' '*.yml'
 
-if "$repo/docs/gen-crd-reference.sh" --check; then
-	ok "docs/crds.md is current"
+if out=$("$repo/docs/gen-docs.sh" --check 2>&1); then
+	ok "docs/crds.md and docs/helm.md are current; every value documented and defined"
 else
-	fail "docs/crds.md is out of date with crds/ (regenerate: docs/gen-crd-reference.sh, then commit)"
+	fail "docs:"
+	printf '%s\n' "$out" | sed 's/^/       /'
+	echo "       fix: docs/gen-docs.sh (or e2e/local/chart-check.sh --sync), then commit"
 fi
 
 work=$(mktemp -d)
