@@ -27,7 +27,7 @@ case ${1:-} in
 --sync) sync=1 ;;
 "") ;;
 -h | --help)
-	sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
