@@ -60,6 +60,10 @@ pub const LABEL_AGENT: &str = "kestrel.dev/agent";
 pub const AGENT_SELECTOR: &str = "kestrel.dev/agent=true";
 /// Annotation on an agent's Lease: the content hash of the rule set the agent runs.
 pub const ANNOTATION_LOADED_HASH: &str = "kestrel.dev/loaded-rules-hash";
+/// Annotation on an agent's Lease: the render generation (`kestrel.dev/render-generation`) of the
+/// rule set the agent runs (decimal). The operator compares it with each index entry's `since` to
+/// tell, per FalcoRule, how many nodes run its deployed version.
+pub const ANNOTATION_LOADED_RENDER_GENERATION: &str = "kestrel.dev/loaded-render-generation";
 /// Annotation on an agent's Lease: why the agent could not load the newest rule set (plain words),
 /// absent when it loaded it.
 pub const ANNOTATION_LOAD_ERROR: &str = "kestrel.dev/load-error";

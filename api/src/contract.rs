@@ -44,6 +44,8 @@ pub enum Scope {
 pub struct RulesIndex {
     /// Same value as the `kestrel.dev/content-hash` annotation of every shard.
     pub hash: String,
+    /// Same value as the `kestrel.dev/render-generation` annotation of every shard.
+    pub generation: u64,
     /// Number of shards (`n`).
     pub shards: usize,
     /// Deployed FalcoRules: scope `cluster` first, then by namespace, then by name.
@@ -69,6 +71,10 @@ pub struct IndexEntry {
     pub generation: i64,
     /// Where the rules apply.
     pub scope: Scope,
+    /// The render generation that first carried this version of the entry: a node whose loaded
+    /// render generation is at least this runs it.
+    #[serde(default)]
+    pub since: u64,
     /// For scope `namespace`: the pods the rules apply to (absent: all pods of the namespace).
     /// Always absent for scope `cluster`.
     #[serde(default)]

@@ -286,9 +286,10 @@ pub struct FalcoRuleStatus {
     /// while an invalid edit is kept out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed_generation: Option<i64>,
-    /// Content hash of the rendered rule set that contains the deployed version.
+    /// The render generation (`kestrel.dev/render-generation` of the rules ConfigMaps) that first
+    /// carried the deployed version; agents report the render generation they run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployed_hash: Option<String>,
+    pub render_generation: Option<i64>,
     /// Alerts raised by this FalcoRule's rules, summed over its FalcoAlerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertCounters>,

@@ -205,8 +205,8 @@ impl LeaderElector {
         let new_spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         if holder.as_deref() != Some(me) {
             new_spec.acquire_time = Some(MicroTime(now));
-            new_spec.lease_transitions =
-                Some(spec.lease_transitions.unwrap_or(0) + i32::from(holder.is_some()));
+            // A new holder (after a release or an expiry) is a transition, as in client-go.
+            new_spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
         }
         new_spec.holder_identity = Some(me.to_string());
         new_spec.lease_duration_seconds = Some(duration_secs);

@@ -14,7 +14,7 @@ use kestrel_api::constants::{
 use kestrel_api::contract::{IndexEntry, RulesIndex, Scope, SinkEntry};
 use kestrel_api::{FalcoRuleSpec, ProblemSubject};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 /// Version tag mixed into the content hash, bumped if the rendered format changes.
 const FORMAT: &str = "kestrel-rules/v1";
@@ -116,6 +116,16 @@ pub struct RulesEntry {
     pub scope: Scope,
     pub pod_selector: Option<LabelSelector>,
     pub yaml: String,
+    /// sha256 of `yaml` ([`digest`]), computed once by whoever built the entry.
+    pub digest: Digest,
+}
+
+/// A sha256 digest.
+pub type Digest = [u8; 32];
+
+/// sha256 of a text.
+pub fn digest(text: &str) -> Digest {
+    Sha256::digest(text.as_bytes()).into()
 }
 
 impl RulesEntry {
@@ -124,10 +134,11 @@ impl RulesEntry {
         kestrel_api::contract::entry_key(&self.namespace, &self.name)
     }
 
-    fn index_entry(&self, shard: usize) -> IndexEntry {
+    fn index_entry(&self, shard: usize, since: u64) -> IndexEntry {
         IndexEntry {
             key: self.key(),
             shard,
+            since,
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             uid: self.uid.clone(),
@@ -182,28 +193,49 @@ pub fn entry_size(entry: &RulesEntry) -> usize {
 
 /// Render the deployed FalcoRules into rules ConfigMaps of `namespace`.
 ///
-/// `entries` must be in index order ([`sort_entries`]). `previous` is the (content hash, render
-/// generation) currently deployed: the generation is kept when the hash is unchanged and bumped
-/// otherwise. `budget` bounds each ConfigMap's data (keys + values), normally
+/// `entries` must be in index order ([`sort_entries`]). `previous` is the set deployed now: the
+/// render generation is kept when the content hash is unchanged and bumped otherwise, and each
+/// entry keeps its `since` while its version (uid, generation, scope, podSelector, YAML) is
+/// unchanged. `budget` bounds each ConfigMap's data (keys + values), normally
 /// [`CONFIGMAP_DATA_BUDGET`].
 pub fn render_rules(
     namespace: &str,
     entries: &[RulesEntry],
-    previous: Option<(&str, u64)>,
+    previous: Option<&DeployedRules>,
     budget: usize,
 ) -> Result<RenderedRules, RenderError> {
     let hash = content_hash(entries);
     let generation = match previous {
-        Some((h, g)) if h == hash => g,
-        Some((_, g)) => g + 1,
+        Some(p) if p.hash == hash => p.generation,
+        Some(p) => p.generation + 1,
         None => 1,
     };
+    let since: Vec<u64> = entries
+        .iter()
+        .map(|e| {
+            previous
+                .and_then(|p| p.by_uid(&e.uid))
+                .filter(|(prev, yaml)| {
+                    prev.generation == e.generation
+                        && prev.scope == e.scope
+                        && prev.pod_selector == e.pod_selector
+                        && prev.key == e.key()
+                        && *yaml == e.yaml
+                })
+                .map_or(generation, |(prev, _)| prev.since.min(generation))
+        })
+        .collect();
 
     // Shard 0 holds index.json: reserve its size with room for multi-digit shard numbers.
     let placeholder = RulesIndex {
         hash: hash.clone(),
         shards: 0,
-        entries: entries.iter().map(|e| e.index_entry(0)).collect(),
+        generation,
+        entries: entries
+            .iter()
+            .zip(&since)
+            .map(|(e, s)| e.index_entry(0, *s))
+            .collect(),
     };
     let index_reserve = INDEX_KEY.len() + json(&placeholder).len() + 8 * (entries.len() + 1);
     if index_reserve > budget {
@@ -238,11 +270,13 @@ pub fn render_rules(
 
     let index = RulesIndex {
         hash: hash.clone(),
+        generation,
         shards,
         entries: entries
             .iter()
             .zip(&shard_of)
-            .map(|(e, s)| e.index_entry(*s))
+            .zip(&since)
+            .map(|((e, shard), since)| e.index_entry(*shard, *since))
             .collect(),
     };
     let mut data: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); shards];
@@ -281,13 +315,13 @@ pub fn render_rules(
 }
 
 /// Hex sha256 over the format tag and, in index order, each entry's index data (without its shard)
-/// and YAML: it changes exactly when what an agent loads changes.
+/// and the digest of its YAML: it changes exactly when what an agent loads changes.
 pub fn content_hash(entries: &[RulesEntry]) -> String {
     let mut h = Sha256::new();
     h.update(FORMAT.as_bytes());
     h.update(b"\n");
     for e in entries {
-        let meta = e.index_entry(0);
+        let meta = e.index_entry(0, 0);
         h.update(
             json(&(
                 &meta.key,
@@ -301,8 +335,7 @@ pub fn content_hash(entries: &[RulesEntry]) -> String {
             .as_bytes(),
         );
         h.update(b"\n");
-        h.update((e.yaml.len() as u64).to_le_bytes());
-        h.update(e.yaml.as_bytes());
+        h.update(e.digest);
     }
     hex(&h.finalize())
 }
@@ -358,8 +391,9 @@ pub fn configmap_up_to_date(have: &ConfigMap, want: &ConfigMap) -> bool {
             .flatten()
             .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
     };
+    let empty = BTreeMap::new();
     have.metadata.deletion_timestamp.is_none()
-        && have.data.clone().unwrap_or_default() == want.data.clone().unwrap_or_default()
+        && have.data.as_ref().unwrap_or(&empty) == want.data.as_ref().unwrap_or(&empty)
         && have.binary_data.as_ref().is_none_or(|b| b.is_empty())
         && subset(&want.metadata.labels, &have.metadata.labels)
         && subset(&want.metadata.annotations, &have.metadata.annotations)
@@ -468,6 +502,7 @@ mod tests {
             generation: 1,
             scope,
             pod_selector: None,
+            digest: digest(&yaml),
             yaml,
         }
     }
@@ -545,10 +580,11 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(index_json).unwrap();
         assert_eq!(parsed["hash"], ra.hash);
         assert_eq!(parsed["shards"], 1);
+        assert_eq!(parsed["generation"], 1);
         assert_eq!(
             parsed["entries"][2],
             serde_json::json!({
-                "key": "team-a.y.yaml", "shard": 0, "namespace": "team-a", "name": "y",
+                "key": "team-a.y.yaml", "shard": 0, "since": 1, "namespace": "team-a", "name": "y",
                 "uid": "uid-team-a-y", "generation": 1, "scope": "namespace", "podSelector": null
             })
         );
@@ -567,7 +603,12 @@ mod tests {
         let entries = vec![entry("team-a", "y", Scope::Namespace, yaml.clone())];
         let first = render_rules("kestrel", &entries, None, BUDGET).unwrap();
         assert_eq!(first.hash.len(), 64);
-        let same = render_rules("kestrel", &entries, Some((&first.hash, 7)), BUDGET).unwrap();
+        let previous = DeployedRules {
+            hash: first.hash.clone(),
+            generation: 7,
+            entries: vec![],
+        };
+        let same = render_rules("kestrel", &entries, Some(&previous), BUDGET).unwrap();
         assert_eq!(
             (same.hash.as_str(), same.generation),
             (first.hash.as_str(), 7)
@@ -578,16 +619,42 @@ mod tests {
             match_labels: Some([("app".to_string(), "web".to_string())].into()),
             match_expressions: None,
         });
-        let changed = render_rules("kestrel", &selected, Some((&first.hash, 7)), BUDGET).unwrap();
+        let changed = render_rules("kestrel", &selected, Some(&previous), BUDGET).unwrap();
         assert_ne!(changed.hash, first.hash);
         assert_eq!(changed.generation, 8);
 
         let mut edited = entries.clone();
         edited[0].yaml.push_str("- list: more\n  items: []\n");
+        edited[0].digest = digest(&edited[0].yaml);
         assert_ne!(content_hash(&edited), first.hash);
         let mut regen = entries;
         regen[0].generation = 2;
         assert_ne!(content_hash(&regen), first.hash);
+    }
+
+    #[test]
+    fn since_tracks_when_each_version_first_shipped() {
+        let yaml = render_falco_yaml(&spec()).yaml;
+        let mut entries = vec![
+            entry("kestrel", "a", Scope::Cluster, yaml.clone()),
+            entry("team-a", "b", Scope::Namespace, yaml.clone()),
+        ];
+        let g1 = render_rules("kestrel", &entries, None, BUDGET).unwrap();
+        let d1 = parse_deployed(&g1.configmaps).unwrap();
+        assert_eq!(
+            (d1.generation, d1.entries[0].0.since, d1.entries[1].0.since),
+            (1, 1, 1)
+        );
+        entries[1].generation = 2;
+        entries[1].yaml.push_str("- list: extra\n  items: []\n");
+        entries[1].digest = digest(&entries[1].yaml);
+        let g2 = render_rules("kestrel", &entries, Some(&d1), BUDGET).unwrap();
+        let d2 = parse_deployed(&g2.configmaps).unwrap();
+        assert_eq!(d2.generation, 2);
+        assert_eq!((d2.entries[0].0.since, d2.entries[1].0.since), (1, 2));
+        // Nothing changed: same generation, same since, same bytes.
+        let g3 = render_rules("kestrel", &entries, Some(&d2), BUDGET).unwrap();
+        assert_eq!(g3.configmaps, g2.configmaps);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kestrel_api::conditions::{self, ACCEPTED, FALSE, LOADED, READY, TRUE, UNKNOWN, reason};
 use kestrel_api::constants::{
-    AGENT_LEASE_PREFIX, ANNOTATION_LOAD_ERROR, ANNOTATION_LOADED_HASH, ANNOTATION_NODE,
+    AGENT_LEASE_PREFIX, ANNOTATION_LOAD_ERROR, ANNOTATION_LOADED_HASH,
+    ANNOTATION_LOADED_RENDER_GENERATION, ANNOTATION_NODE,
 };
 use kestrel_api::{FalcoAlertSinkStatus, FalcoRuleStatus};
 
@@ -18,6 +19,8 @@ use crate::validate::{RuleOutcome, Verdict};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AgentReport {
     pub node: String,
+    /// Render generation of the rule set the agent runs.
+    pub loaded_generation: Option<u64>,
     /// Content hash of the rule set the agent runs.
     pub loaded_hash: Option<String>,
     /// Why the agent could not load the newest set.
@@ -47,6 +50,9 @@ pub fn agent_reports(leases: &[&Lease], now: Timestamp) -> Vec<AgentReport> {
                             .unwrap_or(&name)
                             .to_string()
                     }),
+                loaded_generation: annotations
+                    .get(ANNOTATION_LOADED_RENDER_GENERATION)
+                    .and_then(|g| g.trim().parse().ok()),
                 loaded_hash: annotations.get(ANNOTATION_LOADED_HASH).cloned(),
                 error: annotations
                     .get(ANNOTATION_LOAD_ERROR)
@@ -59,19 +65,16 @@ pub fn agent_reports(leases: &[&Lease], now: Timestamp) -> Vec<AgentReport> {
     out
 }
 
-/// The `Loaded` condition's (status, reason, message) for a FalcoRule deployed in the set `hash`.
-pub fn loaded(
-    deployed: bool,
-    hash: &str,
-    agents: &[AgentReport],
-) -> (&'static str, &'static str, String) {
-    if !deployed {
+/// The `Loaded` condition's (status, reason, message) for a FalcoRule whose deployed version first
+/// appeared in render generation `since` (None: not deployed).
+pub fn loaded(since: Option<u64>, agents: &[AgentReport]) -> (&'static str, &'static str, String) {
+    let Some(since) = since else {
         return (
             FALSE,
             reason::NOT_DEPLOYED,
             "not part of the deployed rules".into(),
         );
-    }
+    };
     if agents.is_empty() {
         return (
             UNKNOWN,
@@ -79,29 +82,26 @@ pub fn loaded(
             "no node agent has reported yet".into(),
         );
     }
-    let short = &hash[..hash.len().min(12)];
     let total = agents.len();
-    let current = agents
-        .iter()
-        .filter(|a| a.loaded_hash.as_deref() == Some(hash))
-        .count();
+    let runs = |a: &AgentReport| a.loaded_generation.is_some_and(|g| g >= since);
+    let current = agents.iter().filter(|a| runs(a)).count();
     if current == total {
         return (
             TRUE,
             reason::ALL_NODES_LOADED,
-            format!("{current}/{total} nodes run rule set {short}"),
+            format!("{current}/{total} nodes run it"),
         );
     }
     let failed: Vec<&AgentReport> = agents
         .iter()
-        .filter(|a| a.loaded_hash.as_deref() != Some(hash) && a.error.is_some())
+        .filter(|a| !runs(a) && a.error.is_some())
         .collect();
     if let Some(first) = failed.first() {
         return (
             FALSE,
             reason::LOAD_FAILED,
             format!(
-                "{current}/{total} nodes run rule set {short}; {} failed to load it, node {}: {}",
+                "{current}/{total} nodes run it; {} failed to load the newest rules, node {}: {}",
                 failed.len(),
                 first.node,
                 first.error.as_deref().unwrap_or_default()
@@ -111,7 +111,7 @@ pub fn loaded(
     (
         FALSE,
         reason::ROLLING_OUT,
-        format!("{current}/{total} nodes run rule set {short}"),
+        format!("{current}/{total} nodes run it"),
     )
 }
 
@@ -126,7 +126,7 @@ fn plural(n: usize, one: &str) -> String {
 /// The status a FalcoRule should have.
 pub fn rule_status(
     outcome: &RuleOutcome,
-    deployed_hash: &str,
+    since: Option<u64>,
     agents: &[AgentReport],
     current: Option<&FalcoRuleStatus>,
     now: Timestamp,
@@ -167,8 +167,7 @@ pub fn rule_status(
             (FALSE, why, m)
         }
     };
-    let (loaded_status, loaded_reason, loaded_message) =
-        loaded(outcome.deployed_generation.is_some(), deployed_hash, agents);
+    let (loaded_status, loaded_reason, loaded_message) = loaded(since, agents);
     let generation = Some(outcome.generation);
     let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
     let conditions = vec![
@@ -211,9 +210,7 @@ pub fn rule_status(
         macros: Some(macros as i32),
         lists: Some(lists as i32),
         deployed_generation: outcome.deployed_generation,
-        deployed_hash: outcome
-            .deployed_generation
-            .map(|_| deployed_hash.to_string()),
+        render_generation: since.map(|g| g as i64),
         alerts: current.and_then(|s| s.alerts.clone()),
     }
 }
@@ -367,7 +364,7 @@ mod tests {
         let now = Timestamp::from_second(1_000).unwrap();
         let s = rule_status(
             &outcome(Verdict::Valid, vec![], Some(4)),
-            "abcdef0123456789",
+            Some(5),
             &[],
             None,
             now,
@@ -385,7 +382,7 @@ mod tests {
             ("Unknown", "NoAgents")
         );
         assert_eq!(s.deployed_generation, Some(4));
-        assert_eq!(s.deployed_hash.as_deref(), Some("abcdef0123456789"));
+        assert_eq!(s.render_generation, Some(5));
         assert_eq!(s.rules, Some(2));
     }
 
@@ -399,7 +396,7 @@ mod tests {
             vec![unknown_field()],
             Some(3),
         );
-        let s = rule_status(&o, "h", &[], None, now);
+        let s = rule_status(&o, Some(5), &[], None, now);
         let accepted = condition_of(&s, ACCEPTED);
         assert_eq!(
             (accepted.status.as_str(), accepted.reason.as_str()),
@@ -423,7 +420,7 @@ mod tests {
             vec![unknown_field(), unknown_field()],
             None,
         );
-        let s = rule_status(&o, "h", &[], None, now);
+        let s = rule_status(&o, None, &[], None, now);
         let accepted = condition_of(&s, ACCEPTED);
         assert!(
             accepted
@@ -438,7 +435,7 @@ mod tests {
             (loaded.status.as_str(), loaded.reason.as_str()),
             ("False", "NotDeployed")
         );
-        assert_eq!(s.deployed_hash, None);
+        assert_eq!(s.render_generation, None);
     }
 
     #[test]
@@ -447,14 +444,14 @@ mod tests {
         let t2 = Timestamp::from_second(2_000).unwrap();
         let first = rule_status(
             &outcome(Verdict::Valid, vec![], Some(4)),
-            "h",
+            Some(5),
             &[],
             None,
             t1,
         );
         let again = rule_status(
             &outcome(Verdict::Valid, vec![], Some(4)),
-            "h",
+            Some(5),
             &[],
             Some(&first),
             t2,
@@ -472,7 +469,7 @@ mod tests {
                 vec![unknown_field()],
                 Some(4),
             ),
-            "h",
+            Some(5),
             &[],
             Some(&again),
             t2,
@@ -485,36 +482,38 @@ mod tests {
     }
 
     #[test]
-    fn loaded_counts_nodes_on_the_current_hash() {
-        let agent = |node: &str, hash: &str, error: Option<&str>| AgentReport {
+    fn loaded_counts_nodes_running_the_deployed_version() {
+        let agent = |node: &str, generation: u64, error: Option<&str>| AgentReport {
             node: node.into(),
-            loaded_hash: Some(hash.into()),
+            loaded_generation: Some(generation),
+            loaded_hash: Some(format!("hash-{generation}")),
             error: error.map(Into::into),
         };
-        let all = [agent("a", "h1", None), agent("b", "h1", None)];
+        // Deployed since render generation 7: nodes on 7 or later run it.
+        let all = [agent("a", 7, None), agent("b", 9, None)];
         assert_eq!(
-            loaded(true, "h1", &all),
-            (
-                TRUE,
-                reason::ALL_NODES_LOADED,
-                "2/2 nodes run rule set h1".into()
-            )
+            loaded(Some(7), &all),
+            (TRUE, reason::ALL_NODES_LOADED, "2/2 nodes run it".into())
         );
-        let rolling = [agent("a", "h1", None), agent("b", "h0", None)];
-        assert_eq!(loaded(true, "h1", &rolling).1, reason::ROLLING_OUT);
-        assert_eq!(loaded(true, "h1", &rolling).2, "1/2 nodes run rule set h1");
-        let failed = [
-            agent("a", "h1", None),
-            agent("b", "h0", Some("out of memory")),
-        ];
+        let rolling = [agent("a", 8, None), agent("b", 6, None)];
         assert_eq!(
-            loaded(true, "h1", &failed),
+            loaded(Some(7), &rolling),
+            (FALSE, reason::ROLLING_OUT, "1/2 nodes run it".into())
+        );
+        let failed = [agent("a", 7, None), agent("b", 6, Some("out of memory"))];
+        assert_eq!(
+            loaded(Some(7), &failed),
             (
                 FALSE,
                 reason::LOAD_FAILED,
-                "1/2 nodes run rule set h1; 1 failed to load it, node b: out of memory".into()
+                "1/2 nodes run it; 1 failed to load the newest rules, node b: out of memory".into()
             )
         );
+        // A node that failed on a later set still runs this one.
+        let later_failure = [agent("a", 8, Some("bad set 9"))];
+        assert_eq!(loaded(Some(7), &later_failure).1, reason::ALL_NODES_LOADED);
+        assert_eq!(loaded(Some(7), &[]).1, reason::NO_AGENTS);
+        assert_eq!(loaded(None, &all).1, reason::NOT_DEPLOYED);
     }
 
     #[test]
@@ -524,10 +523,13 @@ mod tests {
         let lease = |name: &str, renewed: i64| Lease {
             metadata: ObjectMeta {
                 name: Some(format!("kestrel-agent-{name}")),
-                annotations: Some(BTreeMap::from([(
-                    ANNOTATION_LOADED_HASH.to_string(),
-                    "h".to_string(),
-                )])),
+                annotations: Some(BTreeMap::from([
+                    (ANNOTATION_LOADED_HASH.to_string(), "h".to_string()),
+                    (
+                        ANNOTATION_LOADED_RENDER_GENERATION.to_string(),
+                        "3".to_string(),
+                    ),
+                ])),
                 ..Default::default()
             },
             spec: Some(LeaseSpec {
@@ -543,6 +545,7 @@ mod tests {
             reports,
             vec![AgentReport {
                 node: "n1".into(),
+                loaded_generation: Some(3),
                 loaded_hash: Some("h".into()),
                 error: None
             }]

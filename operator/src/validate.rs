@@ -13,6 +13,7 @@
 //! Results are memoized by the exact input texts, so an unchanged FalcoRule is not compiled again.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use kestrel_api::FalcoRule;
 use kestrel_api::conditions::reason;
@@ -20,9 +21,12 @@ use kestrel_api::contract::{Scope, shared_definitions};
 use kestrel_api::{ProblemSubject, RuleProblem};
 use kestrel_engine::{CompileOptions, Diagnostic, ItemKind, Loader};
 use kube::ResourceExt;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
-use crate::render::{DeployedRules, RenderedRule, RulesEntry, render_falco_yaml};
+use crate::render::{DeployedRules, Digest, RenderedRule, RulesEntry, digest, render_falco_yaml};
+
+/// A file of a rule set: name, text, digest of the text.
+type File<'a> = (&'a str, &'a str, Digest);
 
 /// At most this many errors (and as many warnings) are kept per FalcoRule; the status says how many
 /// more there were.
@@ -69,8 +73,13 @@ type CheckResult = Result<Vec<Diagnostic>, Vec<Diagnostic>>;
 /// Compiles rule sets with the engine, memoized.
 #[derive(Default)]
 pub struct Validator {
-    cache: HashMap<[u8; 32], CheckResult>,
-    used: HashSet<[u8; 32]>,
+    cache: HashMap<Digest, CheckResult>,
+    used: HashSet<Digest>,
+    /// Rendered YAML per FalcoRule uid, valid for one generation (the spec of a generation never
+    /// changes).
+    rendered: HashMap<String, (i64, Arc<RenderedRule>, Digest)>,
+    /// Shared definitions (lists and macros) per digest of the full text.
+    shared: HashMap<Digest, (Arc<String>, Digest)>,
     /// Compiles run (cache misses), for tests and metrics.
     pub compiles: u64,
 }
@@ -80,7 +89,8 @@ struct Candidate<'a> {
     key: String,
     uid: String,
     scope: Scope,
-    rendered: RenderedRule,
+    rendered: Arc<RenderedRule>,
+    digest: Digest,
     /// Accepted so far.
     accepted: bool,
     reason: &'static str,
@@ -92,12 +102,23 @@ struct Candidate<'a> {
 }
 
 impl Candidate<'_> {
-    fn decided_yaml(&self) -> Option<&str> {
+    /// The text this FalcoRule contributes to the rule set now: its current spec when accepted,
+    /// else its last deployed version, if any.
+    fn decided(&self) -> Option<(&str, Digest)> {
         if self.accepted {
-            Some(&self.rendered.yaml)
+            Some((&self.rendered.yaml, self.digest))
         } else {
-            self.previous.as_ref().map(|p| p.yaml.as_str())
+            self.previous.as_ref().map(|p| (p.yaml.as_str(), p.digest))
         }
+    }
+
+    fn current_file(&self) -> File<'_> {
+        (&self.key, &self.rendered.yaml, self.digest)
+    }
+
+    fn decided_file(&self) -> Option<File<'_>> {
+        let (text, digest) = self.decided()?;
+        Some((&self.key, text, digest))
     }
 
     fn reject(&mut self, reason: &'static str, diags: &[&Diagnostic]) {
@@ -117,22 +138,21 @@ impl Validator {
         Validator::default()
     }
 
-    /// Compile `files` (name, text) in order, as one rule set.
-    fn check(&mut self, files: &[(&str, &str)]) -> CheckResult {
+    /// Compile `files` in order, as one rule set.
+    fn check(&mut self, files: &[File<'_>]) -> CheckResult {
         let mut h = Sha256::new();
-        for (name, text) in files {
+        for (name, _, digest) in files {
             h.update((name.len() as u64).to_le_bytes());
             h.update(name.as_bytes());
-            h.update((text.len() as u64).to_le_bytes());
-            h.update(text.as_bytes());
+            h.update(digest);
         }
-        let key: [u8; 32] = h.finalize().into();
+        let key: Digest = h.finalize().into();
         self.used.insert(key);
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
         }
         let mut loader = Loader::new();
-        for (name, text) in files {
+        for (name, text, _) in files {
             loader.add_str(*name, *text);
         }
         self.compiles += 1;
@@ -154,11 +174,23 @@ impl Validator {
         budget: usize,
     ) -> Plan {
         self.used.clear();
-        let mut cands: Vec<Candidate<'_>> = rules
+        let live: HashSet<String> = rules.iter().filter_map(|r| r.uid()).collect();
+        self.rendered.retain(|uid, _| live.contains(uid));
+        let mut cands: Vec<Candidate<'_>> = Vec::with_capacity(rules.len());
+        for r in rules
             .iter()
             .filter(|r| r.metadata.deletion_timestamp.is_none())
-            .map(|r| candidate(r, install_namespace, deployed, budget))
-            .collect();
+        {
+            let (rendered, rendered_digest) = self.render(r);
+            cands.push(candidate(
+                r,
+                rendered,
+                rendered_digest,
+                install_namespace,
+                deployed,
+                budget,
+            ));
+        }
         cands.sort_by(|a, b| {
             (a.scope, a.rule.namespace(), a.rule.name_any()).cmp(&(
                 b.scope,
@@ -195,6 +227,7 @@ impl Validator {
                         Scope::Namespace => c.rule.spec.pod_selector.clone(),
                     },
                     yaml: c.rendered.yaml.clone(),
+                    digest: c.digest,
                 })
             } else {
                 c.previous.clone()
@@ -229,10 +262,7 @@ impl Validator {
         // Compile the whole set; reject the FalcoRules whose files have errors; repeat.
         let mut rejected_in_loop = Vec::new();
         for _ in 0..=cluster.len() {
-            let files: Vec<(&str, &str)> = cluster
-                .iter()
-                .filter_map(|c| Some((c.key.as_str(), c.decided_yaml()?)))
-                .collect();
+            let files: Vec<File<'_>> = cluster.iter().filter_map(Candidate::decided_file).collect();
             let diags = match self.check(&files) {
                 Ok(_) => break,
                 Err(diags) => diags,
@@ -266,16 +296,15 @@ impl Validator {
         }
         // Give each rejected FalcoRule one more try against the final set.
         for i in rejected_in_loop {
-            let files: Vec<(&str, &str)> = cluster
+            let files: Vec<File<'_>> = cluster
                 .iter()
                 .enumerate()
                 .filter_map(|(j, c)| {
-                    let text = if j == i {
-                        Some(c.rendered.yaml.as_str())
+                    if j == i {
+                        Some(c.current_file())
                     } else {
-                        c.decided_yaml()
-                    };
-                    Some((c.key.as_str(), text?))
+                        c.decided_file()
+                    }
                 })
                 .collect();
             match self.check(&files) {
@@ -313,10 +342,7 @@ impl Validator {
             }
         }
         // Warnings of the accepted ones, from the final set.
-        let files: Vec<(&str, &str)> = cluster
-            .iter()
-            .filter_map(|c| Some((c.key.as_str(), c.decided_yaml()?)))
-            .collect();
+        let files: Vec<File<'_>> = cluster.iter().filter_map(Candidate::decided_file).collect();
         if let Ok(warnings) = self.check(&files) {
             for c in cluster.iter_mut().filter(|c| c.accepted) {
                 c.warnings = warnings
@@ -329,22 +355,55 @@ impl Validator {
         }
     }
 
-    /// The lists and macros of the decided cluster set, as (file, text) in index order.
-    fn shared_context(&self, cluster: &[Candidate<'_>]) -> Vec<(String, String)> {
-        cluster
-            .iter()
-            .filter_map(|c| {
-                let yaml = c.decided_yaml()?;
-                let shared = shared_definitions(yaml).ok()?;
-                (!shared.is_empty()).then(|| (c.key.clone(), shared))
-            })
-            .collect()
+    /// The lists and macros of the decided cluster set, as (file, text, digest) in index order.
+    fn shared_context(&mut self, cluster: &[Candidate<'_>]) -> Vec<(String, Arc<String>, Digest)> {
+        let mut used = HashSet::new();
+        let mut out = Vec::new();
+        for c in cluster {
+            let Some((yaml, full_digest)) = c.decided() else {
+                continue;
+            };
+            used.insert(full_digest);
+            let (text, digest) = self
+                .shared
+                .entry(full_digest)
+                .or_insert_with(|| {
+                    let text = shared_definitions(yaml).unwrap_or_default();
+                    let d = digest(&text);
+                    (Arc::new(text), d)
+                })
+                .clone();
+            if !text.is_empty() {
+                out.push((c.key.clone(), text, digest));
+            }
+        }
+        self.shared.retain(|d, _| used.contains(d));
+        out
     }
 
-    fn plan_namespaced(&mut self, cand: &mut Candidate<'_>, shared: &[(String, String)]) {
-        let mut files: Vec<(&str, &str)> = shared
+    /// The rendered YAML of a FalcoRule's current spec, from the cache while its generation holds.
+    fn render(&mut self, rule: &FalcoRule) -> (Arc<RenderedRule>, Digest) {
+        let uid = rule.uid().unwrap_or_default();
+        let generation = rule.metadata.generation.unwrap_or(0);
+        if let Some((g, rendered, d)) = self.rendered.get(&uid)
+            && *g == generation
+        {
+            return (rendered.clone(), *d);
+        }
+        let rendered = Arc::new(render_falco_yaml(&rule.spec));
+        let d = digest(&rendered.yaml);
+        self.rendered.insert(uid, (generation, rendered.clone(), d));
+        (rendered, d)
+    }
+
+    fn plan_namespaced(
+        &mut self,
+        cand: &mut Candidate<'_>,
+        shared: &[(String, Arc<String>, Digest)],
+    ) {
+        let mut files: Vec<File<'_>> = shared
             .iter()
-            .map(|(k, t)| (k.as_str(), t.as_str()))
+            .map(|(k, t, d)| (k.as_str(), t.as_str(), *d))
             .collect();
         let baseline: HashSet<String> = match self.check(&files) {
             Ok(_) => HashSet::new(),
@@ -354,11 +413,16 @@ impl Validator {
                 .map(|d| d.to_string())
                 .collect(),
         };
-        // Is the deployed version still loadable against the current cluster set?
-        let previous_yaml = cand.previous.as_ref().map(|p| p.yaml.clone());
-        if let Some(prev) = previous_yaml {
+        // When the current spec is rejected, is the deployed version still loadable against the
+        // current cluster set?
+        let previous = cand
+            .previous
+            .as_ref()
+            .filter(|_| !cand.accepted)
+            .map(|p| (p.yaml.clone(), p.digest));
+        if let Some((prev, prev_digest)) = previous {
             let mut with_previous = files.clone();
-            with_previous.push((cand.key.as_str(), prev.as_str()));
+            with_previous.push((cand.key.as_str(), prev.as_str(), prev_digest));
             let broken = self.check(&with_previous).err().and_then(|diags| {
                 diags
                     .into_iter()
@@ -377,7 +441,7 @@ impl Validator {
         if !cand.accepted {
             return;
         }
-        files.push((cand.key.as_str(), cand.rendered.yaml.as_str()));
+        files.push(cand.current_file());
         match self.check(&files) {
             Ok(warnings) => {
                 cand.warnings = warnings
@@ -420,6 +484,8 @@ impl Validator {
 
 fn candidate<'a>(
     rule: &'a FalcoRule,
+    rendered: Arc<RenderedRule>,
+    rendered_digest: Digest,
     install_namespace: &str,
     deployed: &DeployedRules,
     budget: usize,
@@ -432,7 +498,6 @@ fn candidate<'a>(
     } else {
         Scope::Namespace
     };
-    let rendered = render_falco_yaml(&rule.spec);
     let key = kestrel_api::contract::entry_key(&namespace, &name);
     let previous = deployed.by_uid(&uid).map(|(e, yaml)| RulesEntry {
         namespace: e.namespace.clone(),
@@ -441,6 +506,12 @@ fn candidate<'a>(
         generation: e.generation,
         scope: e.scope,
         pod_selector: e.pod_selector.clone(),
+        // Usually the deployed text is the current one: reuse its digest.
+        digest: if *yaml == rendered.yaml {
+            rendered_digest
+        } else {
+            digest(yaml)
+        },
         yaml: yaml.clone(),
     });
     let mut c = Candidate {
@@ -449,6 +520,7 @@ fn candidate<'a>(
         uid,
         scope,
         rendered,
+        digest: rendered_digest,
         accepted: true,
         reason: reason::VALID,
         errors: Vec::new(),

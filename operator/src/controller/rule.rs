@@ -170,29 +170,36 @@ impl RuleController {
         let ns = ctx.config.namespace.as_str();
         let cm_api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
 
+        let t0 = std::time::Instant::now();
         let existing = cm_api
             .list(&ListParams::default().labels(RULES_SELECTOR))
             .await?
             .items;
-        let deployed = parse_deployed(&existing).unwrap_or_default();
-        let previous = previous_render(&existing, &deployed);
+        let deployed = parse_deployed(&existing).or_else(|| previous_render(&existing));
+        let empty = DeployedRules::default();
 
+        let t_list = t0.elapsed();
         let rules = self.rules.state();
         let rule_refs: Vec<&FalcoRule> = rules.iter().map(|r| r.as_ref()).collect();
         let compiles_before = self.validator.compiles;
-        let plan = self
-            .validator
-            .plan(ns, &rule_refs, &deployed, ctx.config.configmap_budget);
+        let plan = self.validator.plan(
+            ns,
+            &rule_refs,
+            deployed.as_ref().unwrap_or(&empty),
+            ctx.config.configmap_budget,
+        );
         ctx.metrics
             .rule_compiles
             .inc_by(self.validator.compiles - compiles_before);
+        let t_plan = t0.elapsed();
         let rendered = render_rules(
             ns,
             &plan.entries,
-            previous.as_ref().map(|(h, g)| (h.as_str(), *g)),
+            deployed.as_ref(),
             ctx.config.configmap_budget,
         )?;
 
+        let t_render = t0.elapsed();
         // Shards 1.. first, then shard 0 with the index: agents wait until all shards agree.
         let by_name: BTreeMap<String, &ConfigMap> =
             existing.iter().map(|cm| (cm.name_any(), cm)).collect();
@@ -242,6 +249,7 @@ impl RuleController {
             .rules_bytes
             .set(plan.entries.iter().map(render::entry_size).sum::<usize>() as i64);
 
+        let t_apply = t0.elapsed();
         // Statuses.
         let leases = self.leases.state();
         let now = Timestamp::now();
@@ -254,7 +262,13 @@ impl RuleController {
             let Some(rule) = by_uid.get(&outcome.uid) else {
                 continue;
             };
-            let want = rule_status(outcome, &rendered.hash, &agents, rule.status.as_ref(), now);
+            let since = rendered
+                .index
+                .entries
+                .iter()
+                .find(|e| e.uid == outcome.uid)
+                .map(|e| e.since);
+            let want = rule_status(outcome, since, &agents, rule.status.as_ref(), now);
             if rule
                 .status
                 .as_ref()
@@ -288,31 +302,36 @@ impl RuleController {
                 })
                 .set(n);
         }
+        tracing::debug!(
+            list_ms = t_list.as_millis() as u64,
+            plan_ms = (t_plan - t_list).as_millis() as u64,
+            render_ms = (t_render - t_plan).as_millis() as u64,
+            apply_ms = (t_apply - t_render).as_millis() as u64,
+            status_ms = (t0.elapsed() - t_apply).as_millis() as u64,
+            "rule pass phases"
+        );
         Ok(PassOutcome::default())
     }
 }
 
-/// The (content hash, render generation) deployed now, from the parsed set, or from shard 0's
-/// annotations when the set is inconsistent (so the generation still only grows).
-fn previous_render(existing: &[ConfigMap], deployed: &DeployedRules) -> Option<(String, u64)> {
-    if !deployed.hash.is_empty() {
-        return Some((deployed.hash.clone(), deployed.generation));
-    }
+/// When the rules ConfigMaps hold no consistent set (a shard missing or torn), the hash and
+/// render generation of shard 0, so the generation still only grows; no entry is trusted.
+fn previous_render(existing: &[ConfigMap]) -> Option<DeployedRules> {
     let shard0 = existing
         .iter()
         .find(|cm| cm.name_any() == rules_configmap_name(0))?;
     let annotations = shard0.metadata.annotations.as_ref()?;
-    let generation = annotations
-        .get(ANNOTATION_RENDER_GENERATION)?
-        .parse()
-        .ok()?;
-    Some((
-        annotations
+    Some(DeployedRules {
+        hash: annotations
             .get(ANNOTATION_CONTENT_HASH)
             .cloned()
             .unwrap_or_default(),
-        generation,
-    ))
+        generation: annotations
+            .get(ANNOTATION_RENDER_GENERATION)?
+            .parse()
+            .ok()?,
+        entries: Vec::new(),
+    })
 }
 
 async fn write_status(
