@@ -35,7 +35,8 @@ done
 	exit 1
 }
 
-cargo build -q --release -p kestrel-agent -p kestrel-probe --example overhead
+cargo build -q --release -p kestrel-agent --bin kestrel-agent
+cargo build -q --release -p kestrel-probe --example overhead
 AGENT=target/release/kestrel-agent
 LOOP=target/release/examples/overhead
 
@@ -70,6 +71,11 @@ for _ in $(seq 100); do
 	grep -q "watching syscalls" "$WORK/agent.log" && break
 	sleep 0.2
 done
+if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+	echo "bench: the agent exited:" >&2
+	cat "$WORK/agent.log" >&2
+	exit 1
+fi
 with_agent=$(loop_ms)
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$AGENT_PID/status")

@@ -167,6 +167,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
 
+    /// Alert sinks, standalone: a JSON array in the format of the operator's `sinks.json` (type
+    /// webhook, slack, file, syslog or log; url/path/address; minimumPriority; filters). With
+    /// --kubernetes the sinks come from the cluster's FalcoAlertSinks instead.
+    #[arg(long, value_name = "FILE")]
+    pub sinks: Option<PathBuf>,
+
     /// Run in a cluster: load the rules the operator renders into ConfigMaps of `--namespace`
     /// (after the `--rules` files, if any), enrich events with the pods of `--node-name`, and write
     /// alerts as FalcoAlerts and pod Events. Uses the in-cluster service account or KUBECONFIG.

@@ -133,8 +133,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
         .context("installing SIGHUP handler")?;
 
-    let mut outputs: Vec<Box<dyn AlertOutput>> =
-        vec![Box::new(LogLineOutput::new(std::io::stdout(), args.json))];
+    let sinks = crate::alert::sinks::SinkSet::default();
+    if let Some(path) = &args.sinks {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let entries: Vec<kestrel_api::contract::SinkEntry> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a JSON array of sinks", path.display()))?;
+        let mut running = Vec::new();
+        for e in &entries {
+            if e.secret_ref.is_some() {
+                anyhow::bail!(
+                    "{}: sink {}: secretRef needs --kubernetes (the agent reads the Secret)",
+                    path.display(),
+                    e.name
+                );
+            }
+            running.push(crate::alert::sinks::RunningSink::start(
+                crate::alert::sinks::spec_from_entry(e, None)?,
+                1000,
+            ));
+        }
+        tracing::info!(sinks = running.len(), "alert sinks configured");
+        sinks.replace(running);
+    }
+    let mut outputs: Vec<Box<dyn AlertOutput>> = vec![
+        Box::new(LogLineOutput::new(std::io::stdout(), args.json)),
+        Box::new(sinks.clone()),
+    ];
     let mut kube = None;
     if args.kubernetes {
         let node = args
@@ -152,6 +177,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             control.clone(),
             stop.clone(),
             Arc::new(warn_unfilled),
+            sinks.clone(),
         )?;
         tracing::info!(namespace = %args.namespace, node = %node, "watching the cluster's rules and this node's pods");
         kube = Some(k);

@@ -1,6 +1,7 @@
 //! Alerts: what a matching rule produces, and where alerts go.
 
 pub mod format;
+pub mod sinks;
 pub mod writer;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod bundle;
 pub mod pods;
+pub mod sinks_watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub fn start(
     control: ProbeControl,
     stop: Arc<AtomicBool>,
     on_rules: Arc<dyn Fn(&crate::rules::LoadedRules) + Send + Sync>,
+    sinks: crate::alert::sinks::SinkSet,
 ) -> anyhow::Result<KubeHandles> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -90,6 +92,11 @@ pub fn start(
                 tokio::spawn(pods::watch(client.clone(), opts.node.clone(), pod_tx));
                 tokio::spawn(alerts::run(client.clone(), target, alert_rx, c2));
                 tokio::spawn(heartbeat(client.clone(), opts.clone(), state.clone()));
+                tokio::spawn(sinks_watch::watch(
+                    client.clone(),
+                    opts.namespace.clone(),
+                    sinks,
+                ));
                 tokio::spawn(watch_rules(
                     client.clone(),
                     opts.clone(),

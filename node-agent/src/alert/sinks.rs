@@ -1,0 +1,389 @@
+//! Sinks: where alerts go besides the log line — webhook (Falco JSON POSTed), Slack, a file of JSON
+//! lines, syslog, the agent's log. Configured from the operator's `kestrel-sinks` ConfigMap (or
+//! `--sinks FILE` standalone). Each sink has its own worker thread and bounded queue, so a slow
+//! endpoint delays only itself; what it cannot take is dropped and counted.
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+use kestrel_api::contract::{Scope, SinkEntry};
+use kestrel_api::sink::{SinkType, SyslogProtocol};
+use kestrel_engine::Priority;
+
+use super::Alert;
+use super::format;
+
+/// Why a sink cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("sink {0}: {1}")]
+    Config(String, String),
+}
+
+/// Per-sink counters.
+#[derive(Debug, Default)]
+pub struct SinkCounters {
+    pub sent: AtomicU64,
+    pub dropped: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Which alerts a sink takes.
+#[derive(Debug, Clone)]
+pub struct SinkFilter {
+    pub minimum: Priority,
+    /// `Some(ns)`: a namespaced sink, only alerts about pods of `ns`.
+    pub only_namespace: Option<String>,
+    pub rules: Vec<String>,
+    pub tags: Vec<String>,
+    pub namespaces: Vec<String>,
+}
+
+impl SinkFilter {
+    pub fn accepts(&self, a: &Alert) -> bool {
+        let ns = a.context.pod_namespace.as_deref();
+        a.priority >= self.minimum
+            && self
+                .only_namespace
+                .as_deref()
+                .is_none_or(|only| ns == Some(only))
+            && (self.rules.is_empty() || self.rules.iter().any(|r| *r == a.rule))
+            && (self.tags.is_empty() || self.tags.iter().any(|t| a.tags.contains(t)))
+            && (self.namespaces.is_empty()
+                || ns.is_some_and(|n| self.namespaces.iter().any(|x| x == n)))
+    }
+}
+
+/// Where one sink delivers.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Webhook {
+        url: String,
+        headers: Vec<(String, String)>,
+        bearer: Option<String>,
+    },
+    Slack {
+        url: String,
+    },
+    File {
+        path: std::path::PathBuf,
+    },
+    Syslog {
+        address: String,
+        tcp: bool,
+    },
+    Log,
+}
+
+/// A configured sink, before it runs.
+#[derive(Debug, Clone)]
+pub struct SinkSpec {
+    /// `namespace/name` of the FalcoAlertSink.
+    pub name: String,
+    pub filter: SinkFilter,
+    pub target: Target,
+}
+
+/// Build a sink from its `sinks.json` entry; `secret` is the value of its `secretRef`, read by the
+/// caller (never logged).
+pub fn spec_from_entry(e: &SinkEntry, secret: Option<String>) -> Result<SinkSpec, SinkError> {
+    let name = format!("{}/{}", e.namespace, e.name);
+    let bad = |m: &str| SinkError::Config(name.clone(), m.to_owned());
+    let minimum =
+        Priority::parse(&e.minimum_priority).ok_or_else(|| bad("unknown minimumPriority"))?;
+    let target = match e.type_ {
+        SinkType::Webhook => Target::Webhook {
+            url: e
+                .url
+                .clone()
+                .ok_or_else(|| bad("a webhook sink needs url"))?,
+            headers: e
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            bearer: secret,
+        },
+        SinkType::Slack => Target::Slack {
+            url: secret
+                .or_else(|| e.url.clone())
+                .ok_or_else(|| bad("a slack sink needs url or a secret holding it"))?,
+        },
+        SinkType::File => Target::File {
+            path: e
+                .path
+                .clone()
+                .ok_or_else(|| bad("a file sink needs path"))?
+                .into(),
+        },
+        SinkType::Syslog => Target::Syslog {
+            address: e
+                .address
+                .clone()
+                .ok_or_else(|| bad("a syslog sink needs address"))?,
+            tcp: matches!(e.protocol, Some(SyslogProtocol::Tcp)),
+        },
+        SinkType::Log => Target::Log,
+    };
+    let filter = SinkFilter {
+        minimum,
+        only_namespace: (e.scope == Scope::Namespace).then(|| e.namespace.clone()),
+        rules: e.filters.rules.clone(),
+        tags: e.filters.tags.clone(),
+        namespaces: e.filters.namespaces.clone(),
+    };
+    Ok(SinkSpec {
+        name,
+        filter,
+        target,
+    })
+}
+
+/// A running sink: its filter, queue and counters.
+pub struct RunningSink {
+    pub spec: SinkSpec,
+    tx: SyncSender<Alert>,
+    pub counters: Arc<SinkCounters>,
+}
+
+impl RunningSink {
+    pub fn start(spec: SinkSpec, capacity: usize) -> RunningSink {
+        let (tx, rx) = sync_channel::<Alert>(capacity);
+        let counters = Arc::new(SinkCounters::default());
+        let c = counters.clone();
+        let target = spec.target.clone();
+        let name = spec.name.clone();
+        std::thread::Builder::new()
+            .name("kestrel-sink".into())
+            .spawn(move || {
+                let mut d = Deliverer::new(target);
+                for a in rx {
+                    match d.deliver(&a) {
+                        Ok(()) => c.sent.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            tracing::warn!(sink = %name, error = %e, "sink delivery failed");
+                            c.failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+            .expect("spawn sink thread");
+        RunningSink { spec, tx, counters }
+    }
+
+    /// Queue an alert if the filter takes it; never blocks.
+    pub fn offer(&self, a: &Alert) {
+        if !self.spec.filter.accepts(a) {
+            return;
+        }
+        match self.tx.try_send(a.clone()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+struct Deliverer {
+    target: Target,
+    agent: ureq::Agent,
+    file: Option<std::fs::File>,
+    tcp: Option<TcpStream>,
+}
+
+impl Deliverer {
+    fn new(target: Target) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(true)
+            .build()
+            .into();
+        Self {
+            target,
+            agent,
+            file: None,
+            tcp: None,
+        }
+    }
+
+    fn deliver(&mut self, a: &Alert) -> Result<(), String> {
+        match &self.target {
+            Target::Webhook {
+                url,
+                headers,
+                bearer,
+            } => {
+                let mut req = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/json");
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                if let Some(t) = bearer {
+                    req = req.header("Authorization", &format!("Bearer {t}"));
+                }
+                req.send(format::json_line(a))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Target::Slack { url } => {
+                let body = serde_json::json!({ "text": format!("*{}* {}: {}", a.priority.as_str(), a.rule, a.output) });
+                self.agent
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .send(body.to_string())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Target::File { path } => {
+                if self.file.is_none() {
+                    self.file = Some(
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(path)
+                            .map_err(|e| format!("{}: {e}", path.display()))?,
+                    );
+                }
+                let f = self.file.as_mut().expect("opened above");
+                writeln!(f, "{}", format::json_line(a)).map_err(|e| e.to_string())
+            }
+            Target::Syslog { address, tcp } => {
+                // RFC 5424, facility local0 (16)
+                let pri = 16 * 8 + a.priority.syslog_level() as u32;
+                let msg = format!(
+                    "<{pri}>1 {} {} kestrel - - - {}: {}",
+                    format::iso8601(a.time_ns),
+                    a.hostname,
+                    a.rule,
+                    a.output
+                );
+                if *tcp {
+                    if self.tcp.is_none() {
+                        self.tcp = Some(
+                            TcpStream::connect(address).map_err(|e| format!("{address}: {e}"))?,
+                        );
+                    }
+                    let s = self.tcp.as_mut().expect("connected above");
+                    // octet counting framing (RFC 6587)
+                    let r = write!(s, "{} {}", msg.len(), msg);
+                    if r.is_err() {
+                        self.tcp = None;
+                    }
+                    r.map_err(|e| e.to_string())
+                } else {
+                    let sock = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+                    sock.send_to(msg.as_bytes(), address)
+                        .map(|_| ())
+                        .map_err(|e| format!("{address}: {e}"))
+                }
+            }
+            Target::Log => {
+                tracing::warn!(rule = %a.rule, priority = a.priority.as_str(), "{}", a.output);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// All sinks, swapped whole when their configuration changes; an [`super::writer::AlertOutput`].
+#[derive(Clone, Default)]
+pub struct SinkSet {
+    sinks: Arc<arc_swap::ArcSwap<Vec<RunningSink>>>,
+}
+
+impl SinkSet {
+    pub fn replace(&self, sinks: Vec<RunningSink>) {
+        self.sinks.store(Arc::new(sinks));
+    }
+
+    pub fn len(&self) -> usize {
+        self.sinks.load().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters by sink name.
+    pub fn counters(&self) -> Vec<(String, Arc<SinkCounters>)> {
+        self.sinks
+            .load()
+            .iter()
+            .map(|s| (s.spec.name.clone(), s.counters.clone()))
+            .collect()
+    }
+}
+
+impl super::writer::AlertOutput for SinkSet {
+    fn name(&self) -> &str {
+        "sinks"
+    }
+
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
+        for s in self.sinks.load().iter() {
+            s.offer(alert);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::AlertContext;
+
+    fn alert(rule: &str, p: Priority, ns: Option<&str>, tags: &[&str]) -> Alert {
+        Alert {
+            time_ns: 0,
+            rule: rule.into(),
+            priority: p,
+            source: "syscall".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            output: "o".into(),
+            output_fields: Default::default(),
+            hostname: "h".into(),
+            context: AlertContext {
+                pod_namespace: ns.map(str::to_owned),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn filters() {
+        let f = SinkFilter {
+            minimum: Priority::Warning,
+            only_namespace: None,
+            rules: vec![],
+            tags: vec!["network".into()],
+            namespaces: vec![],
+        };
+        assert!(f.accepts(&alert("r", Priority::Error, None, &["network"])));
+        assert!(
+            !f.accepts(&alert("r", Priority::Notice, None, &["network"])),
+            "below minimum"
+        );
+        assert!(
+            !f.accepts(&alert("r", Priority::Error, None, &["filesystem"])),
+            "no matching tag"
+        );
+        let scoped = SinkFilter {
+            only_namespace: Some("team".into()),
+            tags: vec![],
+            ..f
+        };
+        assert!(scoped.accepts(&alert("r", Priority::Error, Some("team"), &[])));
+        assert!(!scoped.accepts(&alert("r", Priority::Error, Some("other"), &[])));
+        assert!(
+            !scoped.accepts(&alert("r", Priority::Error, None, &[])),
+            "host alerts are not a namespace's"
+        );
+    }
+}
