@@ -56,6 +56,7 @@ operator_pid=""
 agent_pid=""
 cgroup_dir=""
 skipped=()
+defects=() # failed assertions that do not stop the scenario; the run still fails at the end
 
 elapsed() { # ms since $1, as seconds with one decimal
 	local ms=$(($(date +%s%3N) - $1))
@@ -74,6 +75,12 @@ show() { # show FILE TITLE: last lines of a log
 	[[ -s $1 ]] || return 0
 	printf -- '---- %s (last 40 lines of %s) ----\n' "$2" "$1"
 	tail -n 40 "$1" | sed 's/\x1b\[[0-9;]*m//g'
+}
+# defect WHAT: a wrong value that later steps do not depend on: reported now, fails the run at
+# the end, so one run shows every problem.
+defect() {
+	printf 'FAIL %s\n' "$*"
+	defects+=("$*")
 }
 fail() {
 	printf 'FAIL %s (after %ss)\n' "$*" "$(elapsed "$step_started")"
@@ -183,7 +190,12 @@ if [[ ${KESTREL_E2E_NO_BUILD:-0} != 1 ]]; then
 	}
 fi
 [[ -x $bin/kestrel-operator ]] || fail "$bin/kestrel-operator is not built"
-ok "binaries in ${bin#"$repo"/}"
+# Private copies: a concurrent cargo build must not swap a binary under a running step.
+mkdir -p "$work/bin"
+cp "$bin/kestrel-operator" "$work/bin/"
+[[ -x $bin/kestrel-agent ]] && cp "$bin/kestrel-agent" "$work/bin/"
+ok "binaries from ${bin#"$repo"/}"
+bin="$work/bin"
 
 # ---------------------------------------------------------------------------------------------
 step "helm install $release ${chart#"$repo"/} -n $ns"
@@ -338,7 +350,13 @@ wait_for "both sinks in kestrel-sinks" \
 if k get -n "$ns" configmap kestrel-sinks -o yaml | grep -q s3cr3t; then
 	fail "a Secret value leaked into the sinks ConfigMap"
 fi
-ok "sinks checked and rendered without their secrets"
+# They would send every alert of the next steps to a closed port: remove them, and see the
+# sinks ConfigMap emptied.
+k delete falcoalertsink -n "$ns" soc >/dev/null
+k delete falcoalertsink -n "$apps" team >/dev/null
+wait_for "kestrel-sinks to be emptied" \
+	bash -c "kubectl get -n $ns configmap kestrel-sinks -o 'jsonpath={.data.sinks\.json}' | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s == [], s'"
+ok "sinks checked, rendered without their secrets, removed"
 
 # ---------------------------------------------------------------------------------------------
 step "the operator never hit a permission it lacks"
@@ -405,7 +423,7 @@ for name, text in json.load(sys.stdin)["data"].items():
 		-e 's|^--host-root=.*|--host-root=/|' -e "s|^--rules=/etc/kestrel/rules$|--rules=$work/default-rules|")
 	agent_args+=(--stats-interval 0)
 	echo "kestrel-agent ${agent_args[*]}"
-	KUBECONFIG=$agent_kubeconfig KESTREL_LOG=info KESTREL_HOSTNAME=$node \
+	KUBECONFIG=$agent_kubeconfig KESTREL_LOG=info,kestrel_agent=debug KESTREL_HOSTNAME=$node \
 		"$bin/kestrel-agent" "${agent_args[@]}" >"$work/agent.out" 2>"$work/agent.log" &
 	agent_pid=$!
 	deadline=$((SECONDS + timeout))
@@ -433,7 +451,7 @@ for name, text in json.load(sys.stdin)["data"].items():
 	alert_ms=$(($(date +%s%3N) - triggered))
 	alert=$(k get falcoalerts -n "$apps" -o "jsonpath=$alert_sel" | awk '/ Read Passwd File / { print $1; exit }')
 	k get falcoalert -n "$apps" "$alert" -o json >"$work/alert.json"
-	python3 - "$work/alert.json" "$node" "$cid" "$ns" <<'EOF' || fail "FalcoAlert $apps/$alert is wrong (above)"
+	python3 - "$work/alert.json" "$node" "$cid" "$ns" <<'EOF' || defect "FalcoAlert $apps/$alert: fields above are wrong"
 import json, sys
 a = json.load(open(sys.argv[1]))
 spec, node, cid, install = a["spec"], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -489,6 +507,11 @@ k get -n "$ns" falcorule read-passwd -o name >/dev/null || fail "the FalcoRules 
 ok "upgrade applied, uninstall removed the release and kept the CRDs and FalcoRules"
 
 total=$(elapsed "$started")
+if [[ ${#defects[@]} -gt 0 ]]; then
+	printf 'e2e: FAILED after %ss: %s\n' "$total" "${defects[*]}"
+	show "$work/agent.log" "agent log (stderr)"
+	exit 1
+fi
 if [[ ${#skipped[@]} -gt 0 ]]; then
 	printf 'e2e: passed in %ss, with SKIPPED steps: %s\n' "$total" "${skipped[*]}"
 else
