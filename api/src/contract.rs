@@ -1,27 +1,47 @@
-//! What the operator writes for the node agents, as types both sides (de)serialize.
+//! What the operator writes for the node agents (and what the agents report back), as types both
+//! sides (de)serialize. `operator/README.md` has the same contract with examples.
 //!
 //! # Rules ConfigMaps
 //! In the install namespace, ConfigMaps `kestrel-rules-0` .. `kestrel-rules-<n-1>`, each labelled
-//! `kestrel.dev/rules=true` and annotated with:
+//! `kestrel.dev/rules=true` (and `app.kubernetes.io/managed-by=kestrel-operator`) and annotated:
 //! - `kestrel.dev/content-hash`: hex sha256 of the whole rendered set (same on every shard);
 //! - `kestrel.dev/shard`: `i/n`;
-//! - `kestrel.dev/render-generation`: a counter bumped each time the content hash changes.
+//! - `kestrel.dev/render-generation`: decimal counter, bumped each time the content hash changes.
 //!
 //! `data` holds one key per deployed FalcoRule, [`entry_key`] = `<namespace>.<name>.yaml`: that
-//! FalcoRule as a Falco rules file (its lists, then its macros, then its rules, in the order of
-//! its spec). Shard 0 also holds `index.json`, a [`RulesIndex`].
+//! FalcoRule as a Falco rules file (its lists, then its macros, then its rules, each in the order
+//! of its spec; an empty FalcoRule is an empty file). Shard 0 also holds `index.json`, a
+//! [`RulesIndex`]: `{hash, generation, shards, entries: [{key, shard, since, namespace, name, uid,
+//! generation, scope, podSelector}]}`, entries with scope `cluster` first, then by namespace, then
+//! by name. Each ConfigMap's data stays under 900 KiB ([`crate::constants::CONFIGMAP_DATA_BUDGET`]).
 //!
-//! An agent loads a set only when all `n` shards exist and carry the same content hash as
-//! `index.json` (shards are written one by one). Then:
-//! - all entries with scope `cluster` (in index order) form one rule set applied to every event;
-//! - each entry with scope `namespace` forms one rule set made of the macros and lists of the
-//!   cluster entries (in index order) followed by the entry, applied only to events of pods of
+//! An agent loads a set only when shards `0..n` all exist and carry the content hash of
+//! `index.json` (shards are written one by one: shards 1.. first, shard 0 last, stale shards
+//! deleted after). Then:
+//! - all entries with scope `cluster` (in index order) form one rule set applied to every event
+//!   (every pod and the host);
+//! - each entry with scope `namespace` forms one rule set made of [`shared_definitions`] of every
+//!   cluster entry (in index order) followed by the entry, applied only to events of pods of
 //!   `namespace` whose labels match `podSelector` (absent: every pod of the namespace).
+//!
+//! The operator writes nothing when nothing changed; the same FalcoRules always render to the same
+//! bytes. An invalid edit of a deployed FalcoRule leaves its entry (key, YAML, `generation`)
+//! exactly as it was.
+//!
+//! # What the agents report
+//! Each agent keeps a Lease `kestrel-agent-<node>` in the install namespace, labelled
+//! `kestrel.dev/agent=true`, renewing `spec.renewTime` within `spec.leaseDurationSeconds`, with
+//! annotations `kestrel.dev/node`, `kestrel.dev/loaded-render-generation` (the
+//! `kestrel.dev/render-generation` of the set it runs), `kestrel.dev/loaded-rules-hash` and, when
+//! it could not load the newest set, `kestrel.dev/load-error` (plain words). A FalcoRule is loaded
+//! on a node when the node's loaded render generation is at least its entry's `since`; the
+//! operator writes that count into the FalcoRule's `Loaded` condition.
 //!
 //! # Sinks ConfigMap
 //! `kestrel-sinks` in the install namespace, labelled `kestrel.dev/sinks=true`, key `sinks.json`:
-//! a JSON array of [`SinkEntry`]. Credentials are never in it: `secretRef` names the Secret key
-//! the agent reads itself.
+//! a JSON array of [`SinkEntry`] (cluster scope first, then namespace, then name), annotated with
+//! `kestrel.dev/content-hash` (sha256 of `sinks.json`). Credentials are never in it: `secretRef`
+//! (and `tls.caSecretRef`) name the Secret key the agent reads itself, in the sink's namespace.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::{Deserialize, Serialize};

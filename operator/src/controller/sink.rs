@@ -33,16 +33,29 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let trigger = Trigger::new();
     let own_writes = OwnWrites::default();
     let (sinks, writer) = reflector::store::<FalcoAlertSink>();
+    let mut generations: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let t = trigger.clone();
     let sinks_watch = watch(
         Api::<FalcoAlertSink>::all(ctx.client.clone()),
         watcher::Config::default(),
         writer,
         shutdown.clone(),
-        move |event: &Event<FalcoAlertSink>| {
-            if !matches!(event, Event::Init | Event::InitApply(_)) {
+        // Spec changes (generation), creations and deletions trigger a pass; status updates,
+        // ours included, do not.
+        move |event: &Event<FalcoAlertSink>| match event {
+            Event::Apply(s) | Event::InitApply(s) => {
+                let generation = s.metadata.generation.unwrap_or(0);
+                let seen = generations.insert(s.uid().unwrap_or_default(), generation);
+                if matches!(event, Event::Apply(_)) && seen != Some(generation) {
+                    t.fire();
+                }
+            }
+            Event::Delete(s) => {
+                generations.remove(&s.uid().unwrap_or_default());
                 t.fire();
             }
+            Event::InitDone => t.fire(),
+            Event::Init => {}
         },
     );
     let (_cms, cm_writer) = reflector::store::<ConfigMap>();
