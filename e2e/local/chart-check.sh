@@ -70,7 +70,7 @@ mirror() {
 	done
 	for g in "$@"; do
 		for f in "$src"/$g; do
-			[[ -e $f ]] && cp "$f" "$dst/"
+			if [[ -e $f ]]; then cp "$f" "$dst/"; fi
 		done
 	done
 }
@@ -90,7 +90,7 @@ same_dir() {
 	local -a want=()
 	for g in "$@"; do
 		for f in "$src"/$g; do
-			[[ -e $f ]] && want+=("${f##*/}")
+			if [[ -e $f ]]; then want+=("${f##*/}"); fi
 		done
 	done
 	if [[ ${#want[@]} -eq 0 ]]; then
