@@ -51,7 +51,7 @@ impl SinkFilter {
                 .only_namespace
                 .as_deref()
                 .is_none_or(|only| ns == Some(only))
-            && (self.rules.is_empty() || self.rules.iter().any(|r| *r == a.rule))
+            && (self.rules.is_empty() || self.rules.contains(&a.rule))
             && (self.tags.is_empty() || self.tags.iter().any(|t| a.tags.contains(t)))
             && (self.namespaces.is_empty()
                 || ns.is_some_and(|n| self.namespaces.iter().any(|x| x == n)))

@@ -351,16 +351,8 @@ impl FieldSource for EventView<'_> {
             }
             EvtHostname => s(sink, self.hostname.as_bytes()),
             EvtSource => s(sink, b"syscall"),
-            EvtAbspath | EvtAbspathSrc => {
-                if ev.has_path {
-                    s(sink, &ev.path)
-                }
-            }
-            EvtAbspathDst => {
-                if ev.has_path2 {
-                    s(sink, &ev.path2)
-                }
-            }
+            EvtAbspath | EvtAbspathSrc if ev.has_path => s(sink, &ev.path),
+            EvtAbspathDst if ev.has_path2 => s(sink, &ev.path2),
 
             ProcPid => {
                 let _ = sink(Value::I64(ev.tgid as i64));
@@ -527,14 +519,10 @@ impl FieldSource for EventView<'_> {
                 self.users().user(ev.uid).map(|u| u.homedir.as_slice()),
             ),
             UserShell => opt_s(sink, self.users().user(ev.uid).map(|u| u.shell.as_slice())),
-            UserLoginname => {
-                if ev.loginuid != u32::MAX {
-                    opt_s(
-                        sink,
-                        self.host_users.user(ev.loginuid).map(|u| u.name.as_slice()),
-                    )
-                }
-            }
+            UserLoginname if ev.loginuid != u32::MAX => opt_s(
+                sink,
+                self.host_users.user(ev.loginuid).map(|u| u.name.as_slice()),
+            ),
             GroupGid => {
                 let _ = sink(Value::U64(ev.gid as u64));
             }
@@ -610,26 +598,12 @@ impl FieldSource for EventView<'_> {
                     let _ = sink(Value::Bool(t.remote.is_some()));
                 }
             }
-            FsPathName | FsPathSource => {
-                if ev.has_path && is_fs_path_event(ev) {
-                    s(sink, &ev.path)
-                }
+            FsPathName | FsPathSource if ev.has_path && is_fs_path_event(ev) => s(sink, &ev.path),
+            FsPathNameraw | FsPathSourceraw if ev.has_path && is_fs_path_event(ev) => {
+                s(sink, &ev.path_raw)
             }
-            FsPathNameraw | FsPathSourceraw => {
-                if ev.has_path && is_fs_path_event(ev) {
-                    s(sink, &ev.path_raw)
-                }
-            }
-            FsPathTarget => {
-                if ev.has_path2 && is_fs_path_event(ev) {
-                    s(sink, &ev.path2)
-                }
-            }
-            FsPathTargetraw => {
-                if ev.has_path2 && is_fs_path_event(ev) {
-                    s(sink, &ev.path2_raw)
-                }
-            }
+            FsPathTarget if ev.has_path2 && is_fs_path_event(ev) => s(sink, &ev.path2),
+            FsPathTargetraw if ev.has_path2 && is_fs_path_event(ev) => s(sink, &ev.path2_raw),
 
             ContainerId => match self.container {
                 Some(c) => s(sink, c.short_id().as_bytes()),
