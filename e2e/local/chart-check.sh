@@ -5,7 +5,8 @@
 #   2. charts/kestrel/files/rules/ holds exactly the rules files of config/rules/, byte for byte
 #   3. docs/crds.md and the values table of docs/helm.md are what docs/gen-docs.sh generates (from
 #      crds/ and values.yaml); every value is documented; every .Values the templates read exists
-#   4. helm lint --strict, with the default values and with every non-default switch
+#   4. helm lint --strict, with the default values and with every non-default switch; bad values
+#      (typos, wrong types, bad durations) are refused by values.schema.json with a clear message
 #   5. helm template renders, and the manifests hold what Kestrel relies on (chart_assert.py)
 #   6. every flag the chart passes exists in kestrel-operator / kestrel-agent (when built)
 #   7. images/*.Dockerfile: COPY sources exist and are not ignored, stages, cargo packages, apt
@@ -193,14 +194,25 @@ for set in default all-switches no-rules; do
 	fi
 done
 
-if helm template kestrel "$chart" -f "$work/bad.yaml" >/dev/null 2>"$work/bad.err"; then
-	fail "helm template accepted agent.customRules with a key that is not a file name"
-elif grep -q 'must be a file name' "$work/bad.err"; then
-	ok "helm template rejects a bad agent.customRules key with a clear message"
-else
-	fail "helm template rejected a bad agent.customRules key, but not with the expected message:"
-	sed 's/^/       /' "$work/bad.err"
-fi
+# Bad values must be refused at install time, with words that point at the value.
+# reject DESC EXPECTED-TEXT HELM-ARGS...
+reject() {
+	local desc=$1 expect=$2
+	shift 2
+	if helm template kestrel "$chart" "$@" >/dev/null 2>"$work/bad.err"; then
+		fail "helm template accepted $desc"
+	elif grep -qF -- "$expect" "$work/bad.err"; then
+		ok "helm template rejects $desc"
+	else
+		fail "helm template rejected $desc, but without \"$expect\":"
+		sed 's/^/       /' "$work/bad.err"
+	fi
+}
+reject "an agent.customRules key that is not a file name" "must be a file name" -f "$work/bad.yaml"
+reject "a misspelt value (operator.replica)" "additional properties 'replica' not allowed" --set operator.replica=3
+reject "agent.json=yes (not a boolean)" "/agent/json" --set-string agent.json=yes
+reject "operator.alertRetention=7days" "/operator/alertRetention" --set operator.alertRetention=7days
+reject "operator.replicas=0" "/operator/replicas" --set operator.replicas=0
 
 # Flags the chart passes must exist in the binaries. The newest build of each binary is used.
 newest() {
