@@ -130,7 +130,9 @@ pub struct FalcoAlertSpec {
 }
 
 /// Reference to a FalcoRule.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub struct FalcoRuleRef {
     /// Namespace of the FalcoRule.
     pub namespace: String,

@@ -53,6 +53,12 @@ use crate::schema::{any_json_value, conditions_schema, int_or_string};
         description = "Rules in the spec"
     ),
     printcolumn(
+        name = "Alerts",
+        type_ = "integer",
+        json_path = ".status.alerts.total",
+        description = "Alerts counted in existing FalcoAlerts"
+    ),
+    printcolumn(
         name = "Loaded",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Loaded\")].message",

@@ -211,7 +211,9 @@ pub fn rule_status(
         lists: Some(lists as i32),
         deployed_generation: outcome.deployed_generation,
         render_generation: since.map(|g| g as i64),
-        alerts: current.and_then(|s| s.alerts.clone()),
+        // Written by the alert collector (merge patch), never by this apply: leaving it out keeps
+        // the rule controller from owning it.
+        alerts: None,
     }
 }
 
@@ -285,9 +287,12 @@ fn condition(
 }
 
 /// True when `a` and `b` say the same thing (condition times aside), so no write is needed.
+/// `alerts` is left out: the alert collector owns it.
 pub fn same_rule_status(a: &FalcoRuleStatus, b: &FalcoRuleStatus) -> bool {
     let mut a = a.clone();
     let mut b = b.clone();
+    a.alerts = None;
+    b.alerts = None;
     strip_times(&mut a.conditions);
     strip_times(&mut b.conditions);
     a == b

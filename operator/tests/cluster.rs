@@ -663,7 +663,7 @@ async fn sink_secrets_never_reach_a_configmap() {
     cleanup(&client, &[&team, &install]).await;
 }
 
-fn alert(rule: &str, pod: &str, last_seen: Timestamp) -> FalcoAlertSpec {
+fn alert(rule: &str, pod: &str, last_seen: Timestamp, source_ns: &str) -> FalcoAlertSpec {
     FalcoAlertSpec {
         rule: rule.into(),
         priority: Priority::Warning,
@@ -671,7 +671,10 @@ fn alert(rule: &str, pod: &str, last_seen: Timestamp) -> FalcoAlertSpec {
         output_fields: [("proc.name".to_string(), "cat".to_string())].into(),
         tags: vec![],
         source: Some("syscall".into()),
-        falco_rule: None,
+        falco_rule: Some(kestrel_api::FalcoRuleRef {
+            namespace: source_ns.into(),
+            name: "passwd".into(),
+        }),
         node: "node-1".into(),
         namespace: None,
         pod: Some(pod.into()),
@@ -693,6 +696,13 @@ async fn alerts_are_collected_by_retention_and_cap() {
     let team = unique("team");
     create_namespace(&client, &install).await;
     create_namespace(&client, &team).await;
+    apply_rule(
+        &client,
+        &install,
+        "passwd",
+        spec_with(vec![rule("Read Passwd File", "evt.type = open")]),
+    )
+    .await;
     let alerts: Api<FalcoAlert> = Api::namespaced(client.clone(), &team);
     let now = Timestamp::now();
     let ago = |mins: i64| now - SignedDuration::from_mins(mins);
@@ -709,7 +719,7 @@ async fn alerts_are_collected_by_retention_and_cap() {
         alerts
             .create(
                 &PostParams::default(),
-                &FalcoAlert::new(name, alert("Read Passwd File", name, seen)),
+                &FalcoAlert::new(name, alert("Read Passwd File", name, seen, &install)),
             )
             .await
             .unwrap();
@@ -732,6 +742,28 @@ async fn alerts_are_collected_by_retention_and_cap() {
     })
     .await;
     assert_eq!(left, ["recent-3", "recent-4", "recent-5"]);
+    // The FalcoRule that defined the rule counts the remaining alerts...
+    let counters = wait_for(Duration::from_secs(30), "alert counters", || async {
+        let r = get_rule(&client, &install, "passwd").await;
+        r.status?.alerts.filter(|a| a.total == 3)
+    })
+    .await;
+    assert_eq!(counters.by_rule["Read Passwd File"], 3);
+    // metav1.Time has whole seconds.
+    assert_eq!(
+        counters.last_seen.map(|t| t.0.as_second()),
+        Some(ago(10).as_second())
+    );
+    // ...and the rule controller's own status writes leave them alone.
+    apply_rule(
+        &client,
+        &install,
+        "passwd",
+        spec_with(vec![rule("Read Passwd File", "evt.type = openat")]),
+    )
+    .await;
+    let (r, _) = accepted(&client, &install, "passwd", 2).await;
+    assert_eq!(r.status.unwrap().alerts.map(|a| a.total), Some(3));
     assert_eq!(op.metrics.writes_of("alert_gc", "delete_alert"), 3);
     let metrics = op.metrics.encode();
     assert!(

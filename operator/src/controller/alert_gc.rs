@@ -2,15 +2,19 @@
 //! period, then, in each namespace holding more than the cap, the oldest `lastSeen` first until the
 //! cap is met. Deletes carry the resourceVersion that was judged, so an alert an agent has just
 //! bumped is not deleted.
+//!
+//! The same pass sums the remaining FalcoAlerts per FalcoRule (`spec.falcoRule`) into each
+//! FalcoRule's `status.alerts` (a merge patch of that field only, written when it changes).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kestrel_api::FalcoAlert;
+use kestrel_api::{AlertCounters, FalcoAlert, FalcoRule, FalcoRuleRef};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, Preconditions};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use tokio_util::sync::CancellationToken;
 
 use super::{Context, PassOutcome, Trigger, sync_loop};
@@ -26,6 +30,27 @@ pub struct AlertRef {
     pub name: String,
     pub resource_version: Option<String>,
     pub last_seen: Timestamp,
+    /// Rule name, count and source FalcoRule, for the FalcoRules' alert counters.
+    pub rule: String,
+    pub count: i64,
+    pub falco_rule: Option<FalcoRuleRef>,
+}
+
+/// Alert counters per FalcoRule (pure): totals, newest `lastSeen` and per-rule counts of `alerts`.
+pub fn alert_counters(alerts: &[&AlertRef]) -> BTreeMap<FalcoRuleRef, AlertCounters> {
+    let mut out: BTreeMap<FalcoRuleRef, AlertCounters> = BTreeMap::new();
+    for a in alerts {
+        let Some(source) = &a.falco_rule else {
+            continue;
+        };
+        let c = out.entry(source.clone()).or_default();
+        c.total += a.count;
+        *c.by_rule.entry(a.rule.clone()).or_insert(0) += a.count;
+        if c.last_seen.as_ref().is_none_or(|t| t.0 < a.last_seen) {
+            c.last_seen = Some(Time(a.last_seen));
+        }
+    }
+    out
 }
 
 /// Why an alert is deleted.
@@ -109,6 +134,9 @@ pub async fn pass(ctx: &Context) -> Result<PassOutcome, Error> {
                 name: a.name_any(),
                 resource_version: a.resource_version(),
                 last_seen: a.spec.last_seen.0,
+                rule: a.spec.rule.clone(),
+                count: a.spec.count,
+                falco_rule: a.spec.falco_rule.clone(),
             });
         }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
@@ -151,6 +179,45 @@ pub async fn pass(ctx: &Context) -> Result<PassOutcome, Error> {
     if deleted > 0 {
         tracing::info!(deleted, total = alerts.len(), "deleted FalcoAlerts");
     }
+
+    // Alert counters of the FalcoRules, from the alerts that remain.
+    let doomed_names: std::collections::HashSet<(&str, &str)> = doomed
+        .iter()
+        .map(|(a, _)| (a.namespace.as_str(), a.name.as_str()))
+        .collect();
+    let remaining: Vec<&AlertRef> = alerts
+        .iter()
+        .filter(|a| !doomed_names.contains(&(a.namespace.as_str(), a.name.as_str())))
+        .collect();
+    let counters = alert_counters(&remaining);
+    let rules = Api::<FalcoRule>::all(ctx.client.clone())
+        .list(&ListParams::default())
+        .await?;
+    for rule in rules.items {
+        let key = FalcoRuleRef {
+            namespace: rule.namespace().unwrap_or_default(),
+            name: rule.name_any(),
+        };
+        let want = counters.get(&key);
+        let have = rule.status.as_ref().and_then(|s| s.alerts.as_ref());
+        if want == have {
+            continue;
+        }
+        let api: Api<FalcoRule> = Api::namespaced(ctx.client.clone(), &key.namespace);
+        let patch = serde_json::json!({ "status": { "alerts": want } });
+        let params = PatchParams {
+            field_manager: Some(kestrel_api::constants::OPERATOR_FIELD_MANAGER.to_string()),
+            ..PatchParams::default()
+        };
+        match api
+            .patch_status(&key.name, &params, &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => ctx.metrics.wrote(CONTROLLER, "status"),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(PassOutcome::default())
 }
 
@@ -164,7 +231,37 @@ mod tests {
             name: name.into(),
             resource_version: Some("1".into()),
             last_seen: Timestamp::from_second(last_seen).unwrap(),
+            rule: "Read Passwd File".into(),
+            count: 2,
+            falco_rule: Some(FalcoRuleRef {
+                namespace: "kestrel".into(),
+                name: "base".into(),
+            }),
         }
+    }
+
+    #[test]
+    fn counters_sum_per_falco_rule() {
+        let mut other = alert("a", "x", 9_500);
+        other.rule = "Shell In Container".into();
+        other.count = 5;
+        let mut orphan = alert("a", "y", 9_900);
+        orphan.falco_rule = None;
+        let alerts = [alert("a", "w", 9_000), other, orphan];
+        let refs: Vec<&AlertRef> = alerts.iter().collect();
+        let counters = alert_counters(&refs);
+        assert_eq!(counters.len(), 1);
+        let c = &counters[&FalcoRuleRef {
+            namespace: "kestrel".into(),
+            name: "base".into(),
+        }];
+        assert_eq!(c.total, 7);
+        assert_eq!(c.by_rule["Read Passwd File"], 2);
+        assert_eq!(c.by_rule["Shell In Container"], 5);
+        assert_eq!(
+            c.last_seen,
+            Some(Time(Timestamp::from_second(9_500).unwrap()))
+        );
     }
 
     #[test]
