@@ -401,7 +401,7 @@ impl Validator {
         cand: &mut Candidate<'_>,
         shared: &[(String, Arc<String>, Digest)],
     ) {
-        let mut files: Vec<File<'_>> = shared
+        let files: Vec<File<'_>> = shared
             .iter()
             .map(|(k, t, d)| (k.as_str(), t.as_str(), *d))
             .collect();
@@ -413,6 +413,9 @@ impl Validator {
                 .map(|d| d.to_string())
                 .collect(),
         };
+        if cand.accepted {
+            self.check_current(cand, &files, &baseline);
+        }
         // When the current spec is rejected, is the deployed version still loadable against the
         // current cluster set?
         let previous = cand
@@ -421,7 +424,7 @@ impl Validator {
             .filter(|_| !cand.accepted)
             .map(|p| (p.yaml.clone(), p.digest));
         if let Some((prev, prev_digest)) = previous {
-            let mut with_previous = files.clone();
+            let mut with_previous = files;
             with_previous.push((cand.key.as_str(), prev.as_str(), prev_digest));
             let broken = self.check(&with_previous).err().and_then(|diags| {
                 diags
@@ -438,9 +441,17 @@ impl Validator {
                 }
             }
         }
-        if !cand.accepted {
-            return;
-        }
+    }
+
+    /// Compile a namespaced FalcoRule's current spec after the shared cluster definitions; reject it
+    /// on errors in its file, or on errors it causes in the cluster files.
+    fn check_current(
+        &mut self,
+        cand: &mut Candidate<'_>,
+        shared: &[File<'_>],
+        baseline: &HashSet<String>,
+    ) {
+        let mut files = shared.to_vec();
         files.push(cand.current_file());
         match self.check(&files) {
             Ok(warnings) => {
@@ -943,6 +954,57 @@ mod tests {
         assert_eq!(
             names,
             [("a-user", true), ("m-broken", false), ("z-macros", true)]
+        );
+    }
+
+    #[test]
+    fn a_kept_version_that_lost_its_cluster_macro_is_withdrawn() {
+        let mut v = Validator::new();
+        let base = falco_rule(
+            "kestrel",
+            "base",
+            1,
+            macro_spec("opened", "evt.type = open"),
+        );
+        let user = falco_rule(
+            "team-a",
+            "mine",
+            1,
+            rules_only(vec![rule("Mine", "opened")]),
+        );
+        let deployed = deploy(&v.plan(
+            "kestrel",
+            &[&base, &user],
+            &DeployedRules::default(),
+            BUDGET,
+        ));
+        assert_eq!(deployed.entries.len(), 2);
+        // The user breaks their FalcoRule: generation 1 stays deployed.
+        let broken = falco_rule(
+            "team-a",
+            "mine",
+            2,
+            rules_only(vec![rule("Mine", "opened and (")]),
+        );
+        let plan = v.plan("kestrel", &[&base, &broken], &deployed, BUDGET);
+        assert_eq!(plan.outcomes[1].deployed_generation, Some(1));
+        // Then the cluster macro it relies on goes away: the kept version cannot load any more.
+        let plan = v.plan("kestrel", &[&broken], &deployed, BUDGET);
+        let o = &plan.outcomes[0];
+        assert_eq!(
+            o.verdict,
+            Verdict::Rejected {
+                reason: reason::INVALID
+            }
+        );
+        assert_eq!(o.deployed_generation, None);
+        assert!(plan.entries.is_empty());
+        assert!(
+            o.errors
+                .iter()
+                .any(|e| e.message.contains("was withdrawn") && e.message.contains("opened")),
+            "{:?}",
+            o.errors
         );
     }
 
