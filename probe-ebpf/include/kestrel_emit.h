@@ -52,7 +52,9 @@ static __always_inline struct kestrel_scratch *ev_begin(struct task_struct *task
 	task_fill_ids(task, h);
 	h->nparams = nparams;
 	h->fixed_len = fixed_len;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	/* task->comm is always NUL-terminated within its 16 bytes: two loads, no helper */
+	*(__u64 *)&h->comm[0] = *(__u64 *)&task->comm[0];
+	*(__u64 *)&h->comm[8] = *(__u64 *)&task->comm[8];
 
 	__u64 *fixed = (void *)(s->buf + sizeof(*h));
 #pragma unroll

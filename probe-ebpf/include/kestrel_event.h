@@ -50,7 +50,7 @@ enum kestrel_drop_reason {
 	KESTREL_DROP_RINGBUF_FULL = 0, /* event lost: ring buffer full */
 	KESTREL_DROP_READ_FAILED = 1,  /* a parameter read failed (event sent, param empty) */
 	KESTREL_DROP_STASH_MISS = 2,   /* sys_exit of a wanted syscall without its sys_enter */
-	KESTREL_DROP_STASH_FULL = 3,   /* event lost: enter-args stash map full */
+	KESTREL_DROP_STASH_FULL = 3,   /* event lost: per-thread stash not allocated */
 	KESTREL_DROP_COMPAT = 4,       /* i386-ABI syscall skipped (number collided with a
 					  wanted x86_64 syscall); not decoded */
 	KESTREL_DROP_NR = 5,           /* number of counters */

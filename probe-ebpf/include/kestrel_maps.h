@@ -48,28 +48,36 @@ struct {
 struct kestrel_stash {
 	__u64 args[6];
 	__u32 nr;
-	__u32 aux; /* clone: child host tid (set by sched_process_fork);
-		      execve: tid before exec (set by sched_process_exec) */
+	__u32 aux;    /* clone: child host tid (set by sched_process_fork);
+			 execve: tid before exec (set by sched_process_exec) */
+	__u32 active; /* set at sys_enter, cleared at sys_exit */
+	__u32 _pad;
 };
 
-/* One entry per thread inside a wanted syscall, keyed by host tid. */
+/*
+ * The per-thread stash is task-local storage: one slot per thread (task_struct),
+ * found without hashing or a global lock, freed with the thread, and kept by a
+ * thread whose tid changes when it execs from a non-leader thread. (Measured on
+ * the 6.18 VM: a hash map keyed by tid cost ~190 ns per sys_enter for the update
+ * alone.) Kernel-only: the loader creates it without user-space access.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct kestrel_stash);
 } stash SEC(".maps");
 
-/* execve/execveat filename read at sys_enter (the old mm is gone at exit). */
+/* execve/execveat filename read at sys_enter (the old mm is gone at exit);
+ * created at sys_enter, deleted at sys_exit. */
 struct kestrel_exec_filename {
 	char path[KESTREL_MAX_PATH];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
+	__type(key, int);
 	__type(value, struct kestrel_exec_filename);
 } exec_filenames SEC(".maps");
 
@@ -95,14 +103,12 @@ struct {
 
 /* Per-CPU scratch for kernel paths: the dentry walk stores component i in
  * names[i] (fixed offsets, so the walk has no variable-offset writes), then
- * the components are copied into the event root first. names[] also stages
- * the exec filename at sys_enter. */
+ * the components are copied into the event root first. */
 #define KESTREL_NAME_SLOT 256
 struct kestrel_path_scratch {
 	__u8 names[KESTREL_MAX_PATH_COMPONENTS][KESTREL_NAME_SLOT];
 	__u16 lens[KESTREL_MAX_PATH_COMPONENTS];
 };
-_Static_assert(sizeof(((struct kestrel_path_scratch *)0)->names) >= KESTREL_MAX_PATH, "exec filename staging");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

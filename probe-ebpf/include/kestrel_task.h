@@ -49,8 +49,15 @@ static __always_inline void task_fill_ids(struct task_struct *task, struct kestr
 	else
 		h->loginuid = 0xffffffff;
 	h->ptgid = task->real_parent->tgid;
-	h->ns_tid = task_ns_tid(task);
-	h->ns_tgid = task_ns_tgid(task);
+	struct pid *pid = task->thread_pid;
+	if (pid && pid->level == 0) {
+		/* initial pid namespace: the ids are the host ids, no helper reads */
+		h->ns_tid = h->tid;
+		h->ns_tgid = h->tgid;
+	} else {
+		h->ns_tid = pid_vnr(pid);
+		h->ns_tgid = task_ns_tgid(task);
+	}
 }
 
 static __always_inline int task_in_compat_syscall(struct task_struct *task)

@@ -94,6 +94,14 @@ pub enum ProbeError {
     #[error("unknown x86_64 syscall name `{0}`")]
     UnknownSyscall(String),
 
+    /// Enabling or reading program run-time statistics failed.
+    #[error("eBPF program statistics: {source}")]
+    Stats {
+        /// The error.
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+
     /// epoll on the ring buffer failed.
     #[error("waiting on the eBPF ring buffer failed: {0}")]
     Poll(#[source] io::Error),

@@ -98,7 +98,7 @@ pub mod drop_reason {
     /// `sys_exit` of a wanted syscall without its `sys_enter` (e.g. entered before the
     /// syscall became wanted).
     pub const STASH_MISS: u32 = 2;
-    /// Event lost: the enter-arguments stash was full.
+    /// Event lost: the per-thread argument stash could not be allocated (out of memory).
     pub const STASH_FULL: u32 = 3;
     /// i386-ABI syscall skipped (its number collided with a wanted x86_64 syscall).
     pub const COMPAT: u32 = 4;

@@ -109,7 +109,7 @@ pub struct DropCounts {
     /// Exits of wanted syscalls whose enter was not seen (entered before the syscall became
     /// wanted or before the probe attached); no event.
     pub stash_miss: u64,
-    /// Events lost because the per-thread argument stash was full.
+    /// Events lost because the per-thread argument stash could not be allocated.
     pub stash_full: u64,
     /// i386-ABI (int 0x80 / 32-bit) syscalls skipped: not decoded by this probe.
     pub compat_syscalls: u64,
@@ -227,8 +227,32 @@ pub struct Probe {
     ring: RingBuf<MapData>,
     epoll: OwnedFd,
     control: ProbeControl,
+    // Keeps BPF_ENABLE_STATS on while set (see enable_run_time_stats).
+    stats: Option<OwnedFd>,
     // Keeps the programs attached; dropped last.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
+}
+
+/// Kernel-side cost of one program since [`Probe::enable_run_time_stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramStats {
+    /// Program (C function) name.
+    pub program: &'static str,
+    /// The tp_btf tracepoint it runs on.
+    pub tracepoint: &'static str,
+    /// Number of runs (every syscall on the host for sys_enter/sys_exit).
+    pub run_count: u64,
+    /// Total time spent in the program.
+    pub run_time: Duration,
+}
+
+impl ProgramStats {
+    /// Mean time per run.
+    pub fn mean(&self) -> Duration {
+        self.run_time
+            .checked_div(self.run_count.max(1).min(u32::MAX as u64) as u32)
+            .unwrap_or_default()
+    }
 }
 
 impl Probe {
@@ -251,6 +275,9 @@ impl Probe {
 
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
+            // the per-thread stashes are task-local storage maps, used by the kernel side
+            // only; aya 0.14 has no user-space type for them
+            .allow_unsupported_maps()
             .map_max_entries(MAP_EVENTS, opts.ring_buffer_bytes)
             .override_global(
                 "kestrel_wakeup_threshold",
@@ -332,7 +359,8 @@ impl Probe {
             ring,
             epoll,
             control,
-            _ebpf: ebpf,
+            stats: None,
+            ebpf,
         })
     }
 
@@ -405,6 +433,42 @@ impl Probe {
             }
         }
         n
+    }
+
+    /// Turns on the kernel's run-time accounting of BPF programs (`BPF_ENABLE_STATS`) until
+    /// this probe is dropped, so that [`Probe::program_stats`] has figures. It costs two clock
+    /// reads per program run and applies to every BPF program on the host while on.
+    pub fn enable_run_time_stats(&mut self) -> Result<(), ProbeError> {
+        if self.stats.is_none() {
+            let fd = aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| {
+                let source = aya::programs::ProgramError::from(e);
+                ProbeError::Stats { source }
+            })?;
+            self.stats = Some(fd);
+        }
+        Ok(())
+    }
+
+    /// Run count and run time of each program (zero unless run-time stats are enabled, by
+    /// [`Probe::enable_run_time_stats`] or `sysctl kernel.bpf_stats_enabled=1`).
+    pub fn program_stats(&self) -> Result<Vec<ProgramStats>, ProbeError> {
+        PROGRAMS
+            .iter()
+            .map(|&(program, tracepoint)| {
+                let info = self
+                    .ebpf
+                    .program(program)
+                    .ok_or(ProbeError::MissingProgram(program))?
+                    .info()
+                    .map_err(|source| ProbeError::Stats { source })?;
+                Ok(ProgramStats {
+                    program,
+                    tracepoint,
+                    run_count: info.run_count(),
+                    run_time: info.run_time(),
+                })
+            })
+            .collect()
     }
 
     /// The ring buffer's file descriptor, for callers that poll it themselves (e.g. with

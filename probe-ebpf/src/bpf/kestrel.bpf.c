@@ -52,25 +52,18 @@ static __always_inline int is_exec_nr(__u32 nr)
 
 /* ---------------------------------------------------------------- enter */
 
-static __always_inline void stash_exec_filename(__u32 tid, const char *filename)
+/* The filename into the thread's exec_filenames slot; no slot if unreadable
+ * (the exit path then falls back, see emit_execve). */
+static __always_inline void stash_filename(struct task_struct *task, const char *filename, int user)
 {
-	__u32 zero = 0;
-	struct kestrel_path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
-	if (!ps)
+	struct kestrel_exec_filename *fn =
+		bpf_task_storage_get(&exec_filenames, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!fn)
 		return;
-	/* On failure the exit path falls back (see emit_execve). */
-	if (bpf_probe_read_user_str(ps->names, KESTREL_MAX_PATH, filename) < 0)
-		return;
-	bpf_map_update_elem(&exec_filenames, &tid, ps->names, BPF_ANY);
-}
-
-static __always_inline void stash_kernel_filename(__u32 tid, const char *filename)
-{
-	__u32 zero = 0;
-	struct kestrel_path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
-	if (!ps || bpf_probe_read_kernel_str(ps->names, KESTREL_MAX_PATH, filename) < 0)
-		return;
-	bpf_map_update_elem(&exec_filenames, &tid, ps->names, BPF_ANY);
+	long n = user ? bpf_probe_read_user_str(fn->path, KESTREL_MAX_PATH, filename)
+		      : bpf_probe_read_kernel_str(fn->path, KESTREL_MAX_PATH, filename);
+	if (n < 0)
+		bpf_task_storage_delete(&exec_filenames, task);
 }
 
 SEC("tp_btf/sys_enter")
@@ -88,25 +81,27 @@ int BPF_PROG(kestrel_sys_enter, struct pt_regs *regs, long id)
 	if (is_ignored(pid_tgid >> 32))
 		return 0;
 
-	struct kestrel_stash st = {};
-	st.args[0] = regs->di;
-	st.args[1] = regs->si;
-	if (nr == KESTREL_NR_fcntl && st.args[1] != KESTREL_F_DUPFD && st.args[1] != KESTREL_F_DUPFD_CLOEXEC)
+	__u64 a1 = regs->si;
+	if (nr == KESTREL_NR_fcntl && a1 != KESTREL_F_DUPFD && a1 != KESTREL_F_DUPFD_CLOEXEC)
 		return 0; /* only fd-duplicating fcntl calls matter */
-	st.args[2] = regs->dx;
-	st.args[3] = regs->r10;
-	st.args[4] = regs->r8;
-	st.args[5] = regs->r9;
-	st.nr = nr;
-	__u32 tid = (__u32)pid_tgid;
-	if (bpf_map_update_elem(&stash, &tid, &st, BPF_ANY)) {
+	struct kestrel_stash *st = bpf_task_storage_get(&stash, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
 		count_drop(KESTREL_DROP_STASH_FULL);
 		return 0;
 	}
+	st->args[0] = regs->di;
+	st->args[1] = a1;
+	st->args[2] = regs->dx;
+	st->args[3] = regs->r10;
+	st->args[4] = regs->r8;
+	st->args[5] = regs->r9;
+	st->nr = nr;
+	st->aux = 0;
+	st->active = 1;
 	if (nr == KESTREL_NR_execve)
-		stash_exec_filename(tid, (const char *)st.args[0]);
+		stash_filename(task, (const char *)st->args[0], 1);
 	else if (nr == KESTREL_NR_execveat)
-		stash_exec_filename(tid, (const char *)st.args[1]);
+		stash_filename(task, (const char *)st->args[1], 1);
 	return 0;
 }
 
@@ -191,7 +186,7 @@ static __always_inline void emit_execve(struct task_struct *task, struct kestrel
 	 * literals right after fork): on failure the old image is still there and
 	 * the kernel has faulted the string in, so read it again; on success
 	 * sched_process_exec stored bprm->filename. */
-	struct kestrel_exec_filename *fn = bpf_map_lookup_elem(&exec_filenames, &tid);
+	struct kestrel_exec_filename *fn = bpf_task_storage_get(&exec_filenames, task, 0, 0);
 	if (fn)
 		ev_kernel_str(s, KESTREL_EXEC_P_FILENAME, fn->path);
 	else if (ret != 0)
@@ -209,7 +204,7 @@ static __always_inline void emit_execve(struct task_struct *task, struct kestrel
 	ev_empty(s, KESTREL_EXEC_P_INTERP);
 	ev_submit(s);
 out:
-	bpf_map_delete_elem(&exec_filenames, &tid);
+	bpf_task_storage_delete(&exec_filenames, task);
 }
 
 static __always_inline void emit_open(struct task_struct *task, struct kestrel_stash *st, long ret)
@@ -518,8 +513,8 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct kestrel_stash *sp = bpf_map_lookup_elem(&stash, &tid);
-	if (!sp) {
+	struct kestrel_stash *sp = bpf_task_storage_get(&stash, task, 0, 0);
+	if (!sp || !sp->active) {
 		/* A new task returning from clone/fork: it never entered the syscall.
 		 * Its registers are a copy of the parent's, so arg0 is valid. */
 		if (is_clone_nr(nr) && ret == 0) {
@@ -533,7 +528,7 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	struct kestrel_stash st = *sp;
-	bpf_map_delete_elem(&stash, &tid);
+	sp->active = 0;
 	if (st.nr != nr && !(st.nr == KESTREL_NR_execveat && nr == KESTREL_NR_execve)) {
 		count_drop(KESTREL_DROP_STASH_MISS);
 		return 0;
@@ -543,7 +538,7 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 	nr = st.nr;
 	if (!(want & outcome)) { /* in-kernel filter on the result */
 		if (is_exec_nr(nr))
-			bpf_map_delete_elem(&exec_filenames, &tid);
+			bpf_task_storage_delete(&exec_filenames, task);
 		return 0;
 	}
 
@@ -629,10 +624,9 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(kestrel_proc_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	__u32 child_tid = BPF_CORE_READ(child, pid);
-	struct kestrel_stash *sp = bpf_map_lookup_elem(&stash, &tid);
-	if (sp && is_clone_nr(sp->nr))
+	__u32 child_tid = child->pid;
+	struct kestrel_stash *sp = bpf_task_storage_get(&stash, parent, 0, 0);
+	if (sp && sp->active && is_clone_nr(sp->nr))
 		sp->aux = child_tid; /* reported by the clone exit event */
 
 	if (!is_wanted(KESTREL_SLOT_PROC_FORK) || is_ignored(pid_tgid >> 32))
@@ -655,30 +649,16 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(kestrel_proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
 	__u32 old_tid = (__u32)old_pid;
 
-	/* A non-leader thread exec'd and took over the leader's tid: move its
-	 * per-tid state so that sys_exit (now under the new tid) finds it. */
-	if (old_tid != tid) {
-		struct kestrel_stash *old = bpf_map_lookup_elem(&stash, &old_tid);
-		if (old) {
-			struct kestrel_stash moved = *old;
-			bpf_map_update_elem(&stash, &tid, &moved, BPF_ANY);
-			bpf_map_delete_elem(&stash, &old_tid);
-		}
-		struct kestrel_exec_filename *fn = bpf_map_lookup_elem(&exec_filenames, &old_tid);
-		if (fn) {
-			bpf_map_update_elem(&exec_filenames, &tid, fn, BPF_ANY);
-			bpf_map_delete_elem(&exec_filenames, &old_tid);
-		}
-	}
-	struct kestrel_stash *sp = bpf_map_lookup_elem(&stash, &tid);
-	if (sp && is_exec_nr(sp->nr)) {
+	/* A non-leader thread that execs takes over the leader's tid but keeps its
+	 * task_struct, and with it its stash. */
+	struct kestrel_stash *sp = bpf_task_storage_get(&stash, p, 0, 0);
+	if (sp && sp->active && is_exec_nr(sp->nr)) {
 		sp->aux = old_tid;
 		/* the user filename could not be read at sys_enter: keep the kernel's copy */
-		if (!bpf_map_lookup_elem(&exec_filenames, &tid))
-			stash_kernel_filename(tid, BPF_CORE_READ(bprm, filename));
+		if (!bpf_task_storage_get(&exec_filenames, p, 0, 0))
+			stash_filename(p, BPF_CORE_READ(bprm, filename), 0);
 	}
 
 	if (!is_wanted(KESTREL_SLOT_PROC_EXEC) || is_ignored(pid_tgid >> 32))
@@ -709,10 +689,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(kestrel_proc_exit, struct task_struct *p)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	/* A thread killed inside a syscall never reaches sys_exit. */
-	bpf_map_delete_elem(&stash, &tid);
-	bpf_map_delete_elem(&exec_filenames, &tid);
+	/* (per-thread storage is freed with the task: nothing to clean up) */
 
 	if (!is_wanted(KESTREL_SLOT_PROC_EXIT) || is_ignored(pid_tgid >> 32))
 		return 0;

@@ -125,6 +125,11 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// The write end of the result pipe (for a thread of the child to report itself).
+    pub fn fd(&self) -> i32 {
+        self.fd
+    }
+
     pub fn report(&self, v: i64) {
         let b = v.to_ne_bytes();
         // SAFETY: writing 8 bytes from a live buffer.
