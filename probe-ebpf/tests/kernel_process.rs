@@ -379,3 +379,41 @@ fn exec_from_a_non_leader_thread_takes_the_leaders_tid() {
     assert_eq!(exits, vec![(pid, 0), (pid, 1)]);
     assert_eq!(probe.drop_counts().unwrap().stash_full, 0);
 }
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn vfork_reports_its_implicit_flags_and_both_sides() {
+    let mut probe = probe(&["vfork"], false, &[]);
+    let mut child = spawn(|r| unsafe {
+        let g = libc::vfork();
+        if g == 0 {
+            libc::_exit(5);
+        }
+        r.report(g as i64);
+        let mut st = 0;
+        libc::waitpid(g, &mut st, 0);
+        0
+    });
+    let pid = child.pid as u32;
+    child.go();
+    let (status, res) = child.wait();
+    assert_eq!(status, 0);
+    let g = res[0] as u32;
+    let evs = collect(
+        &mut probe,
+        |e| e.tgid() == pid || e.tgid() == g,
+        |k| k.len() >= 2,
+    );
+    let parent = find(&evs, |e| e.tgid() == pid).expect("parent side");
+    assert_eq!(parent.syscall_name(), Some("vfork"));
+    assert_eq!(parent.ret(), g as i64);
+    let f = parent.fixed::<CloneFixed>().unwrap();
+    assert_eq!(
+        f.flags,
+        (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64
+    );
+    assert_eq!(f.child_tid, g);
+    let child_side = find(&evs, |e| e.tgid() == g).expect("child side");
+    assert_eq!((child_side.ret(), child_side.tid()), (0, g));
+    assert_eq!(child_side.fixed::<CloneFixed>().unwrap().flags, f.flags);
+}
