@@ -385,13 +385,25 @@ fn exec_from_a_non_leader_thread_takes_the_leaders_tid() {
 fn vfork_reports_its_implicit_flags_and_both_sides() {
     let mut probe = probe(&["vfork"], false, &[]);
     let mut child = spawn(|r| unsafe {
-        let g = libc::vfork();
-        if g == 0 {
-            libc::_exit(5);
-        }
-        r.report(g as i64);
+        // vfork with the child's exit_group(5) in the same asm block: no Rust code runs
+        // in the child, which borrows this stack until it exits
+        let g: i64;
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov eax, 231",
+            "mov edi, 5",
+            "syscall",
+            "2:",
+            inlateout("rax") libc::SYS_vfork => g,
+            out("rdi") _,
+            out("rcx") _,
+            out("r11") _,
+        );
+        r.report(g);
         let mut st = 0;
-        libc::waitpid(g, &mut st, 0);
+        libc::waitpid(g as i32, &mut st, 0);
         0
     });
     let pid = child.pid as u32;
