@@ -68,7 +68,7 @@ base=$(loop_ms)
 	--stats-interval 0 >"$WORK/alerts.txt" 2>"$WORK/agent.log" &
 AGENT_PID=$!
 for _ in $(seq 100); do
-	grep -q "watching syscalls" "$WORK/agent.log" && break
+	grep -q "watching syscalls" "$WORK/agent.log" 2>/dev/null && break
 	sleep 0.2
 done
 if ! kill -0 "$AGENT_PID" 2>/dev/null; then
