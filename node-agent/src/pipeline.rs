@@ -384,12 +384,19 @@ impl Pipeline {
         if let Some(observe) = observe {
             observe(&view);
         }
+        // in a cluster, say which FalcoRule each alert's rule came from
+        let mut tag = |mut a: Alert| {
+            if let Some(src) = rules.sources.get(&a.rule_file) {
+                a.falco_rule = Some(src.clone());
+            }
+            emit(a)
+        };
         let mut fired = fire(
             &rules.compiled.ruleset,
             &view,
             self.matching,
             &self.hostname,
-            emit,
+            &mut tag,
         );
         // Rules of a namespace's FalcoRules see only that namespace's pods (matching the selector).
         if !rules.scoped.is_empty()
@@ -407,7 +414,7 @@ impl Pipeline {
                         &view,
                         self.matching,
                         &self.hostname,
-                        emit,
+                        &mut tag,
                     );
                 }
             }
@@ -502,5 +509,7 @@ pub fn alert_for(
         output_fields,
         hostname: hostname.clone(),
         context,
+        rule_file: rule.file.clone(),
+        falco_rule: None,
     }
 }

@@ -126,6 +126,8 @@ pub struct LoadedRules {
     pub summary: String,
     /// Content hash of the Kubernetes rule set this came from (empty for files only).
     pub hash: String,
+    /// In a cluster: rendered key (`Alert::rule_file`) → the FalcoRule (namespace, name).
+    pub sources: std::collections::HashMap<String, (String, String)>,
 }
 
 impl LoadedRules {
@@ -151,6 +153,7 @@ impl LoadedRules {
             files,
             summary,
             hash: String::new(),
+            sources: Default::default(),
         })
     }
 
@@ -162,6 +165,7 @@ impl LoadedRules {
             files: Vec::new(),
             summary: "no rules".into(),
             hash: String::new(),
+            sources: Default::default(),
         }
     }
 

@@ -192,6 +192,9 @@ fn pod_alert_reaches_stdout_falcoalert_and_event() {
             .unwrap()
             .contains("pod=web-0")
     );
+    // the FalcoRule it came from, for the FalcoRule's alert counters
+    assert_eq!(alert["spec"]["falcoRule"]["namespace"], install_ns.as_str());
+    assert_eq!(alert["spec"]["falcoRule"]["name"], "passwd");
 
     // a second read bumps the count of the same object
     let first_count = alert["spec"]["count"].as_i64().unwrap();

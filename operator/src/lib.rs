@@ -45,6 +45,10 @@ pub struct Config {
     pub lease_duration: Duration,
     /// Leader renewal / candidate retry period.
     pub lease_retry: Duration,
+    /// Rule files (name, text) every FalcoRule is validated after: the default macros and lists
+    /// the agents load first (`--rules` of the agents, `--base-rules` here), so a FalcoRule may
+    /// use `open_read`, `spawned_process`, `container`...
+    pub base_rules: Vec<(String, String)>,
 }
 
 impl Config {
@@ -62,6 +66,7 @@ impl Config {
             configmap_budget: kestrel_api::constants::CONFIGMAP_DATA_BUDGET,
             lease_duration: Duration::from_secs(15),
             lease_retry: Duration::from_secs(2),
+            base_rules: Vec::new(),
         }
     }
 }

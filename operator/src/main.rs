@@ -42,6 +42,10 @@ struct Args {
     /// Log format: text or json.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Rule files (or directories of *.yaml, in name order) every FalcoRule is validated after:
+    /// the same default rules the agents load with `--rules` (macros such as `open_read`).
+    #[arg(long, value_name = "FILE|DIR")]
+    base_rules: Vec<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -68,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
     config.alert_gc_interval = args.alert_gc_interval;
     config.resync = args.resync;
     config.lease_duration = args.lease_duration;
+    config.base_rules = read_rule_files(&args.base_rules)?;
 
     let client = kube::Client::try_default()
         .await
@@ -101,4 +106,36 @@ async fn main() -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     result.context("operator stopped")
+}
+
+/// `(name, text)` of rule files: files as given, directories as their *.yaml/*.yml in name order.
+fn read_rule_files(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    use anyhow::Context as _;
+    let mut out = Vec::new();
+    for p in paths {
+        let mut files = Vec::new();
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).with_context(|| format!("reading {}", p.display()))? {
+                let f = e?.path();
+                if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                    files.push(f);
+                }
+            }
+            files.sort();
+        } else {
+            files.push(p.clone());
+        }
+        for f in files {
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            out.push((
+                f.file_name().map_or_else(
+                    || f.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+                text,
+            ));
+        }
+    }
+    Ok(out)
 }

@@ -82,6 +82,9 @@ pub struct Validator {
     shared: HashMap<Digest, (Arc<String>, Digest)>,
     /// Compiles run (cache misses), for tests and metrics.
     pub compiles: u64,
+    /// Rule files every set is compiled after (the default macros and lists the agents also load
+    /// first, e.g. `open_read`), as (name, text, digest).
+    base: Vec<(String, String, Digest)>,
 }
 
 struct Candidate<'a> {
@@ -138,10 +141,31 @@ impl Validator {
         Validator::default()
     }
 
+    /// A validator whose sets all start with these rule files (name, text), as the agents' do.
+    pub fn with_base(base: Vec<(String, String)>) -> Self {
+        Validator {
+            base: base
+                .into_iter()
+                .map(|(n, t)| {
+                    let d = digest(&t);
+                    (n, t, d)
+                })
+                .collect(),
+            ..Validator::default()
+        }
+    }
+
     /// Compile `files` in order, as one rule set.
     fn check(&mut self, files: &[File<'_>]) -> CheckResult {
         let mut h = Sha256::new();
-        for (name, _, digest) in files {
+        let base = self
+            .base
+            .iter()
+            .map(|(n, t, d)| (n.as_str(), t.as_str(), *d));
+        let all: Vec<(&str, &str, Digest)> = base
+            .chain(files.iter().map(|(n, t, d)| (*n, *t, *d)))
+            .collect();
+        for (name, _, digest) in &all {
             h.update((name.len() as u64).to_le_bytes());
             h.update(name.as_bytes());
             h.update(digest);
@@ -152,7 +176,7 @@ impl Validator {
             return hit.clone();
         }
         let mut loader = Loader::new();
-        for (name, text, _) in files {
+        for (name, text, _) in &all {
             loader.add_str(*name, *text);
         }
         self.compiles += 1;
@@ -750,6 +774,41 @@ mod tests {
     fn deploy(plan: &Plan) -> DeployedRules {
         let r = render_rules("kestrel", &plan.entries, None, BUDGET).unwrap();
         crate::render::parse_deployed(&r.configmaps).unwrap()
+    }
+
+    #[test]
+    fn the_default_macros_of_the_base_rules_are_usable() {
+        let demo = falco_rule(
+            "kestrel",
+            "passwd",
+            1,
+            rules_only(vec![rule(
+                "Read Passwd File",
+                "open_read and fd.name=/etc/passwd",
+            )]),
+        );
+        // without the base, `open_read` is an undefined macro
+        let plan = Validator::new().plan("kestrel", &[&demo], &DeployedRules::default(), BUDGET);
+        assert_ne!(plan.outcomes[0].verdict, Verdict::Valid);
+        // with the repository's default rules as the base, the classic demo is accepted
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/rules");
+        let mut base = Vec::new();
+        for f in ["00-macros.yaml", "10-kestrel-rules.yaml"] {
+            base.push((f.to_owned(), std::fs::read_to_string(root.join(f)).unwrap()));
+        }
+        let plan =
+            Validator::with_base(base).plan("kestrel", &[&demo], &DeployedRules::default(), BUDGET);
+        assert_eq!(
+            plan.outcomes[0].verdict,
+            Verdict::Valid,
+            "{:?}",
+            plan.outcomes[0].errors
+        );
+        assert_eq!(plan.entries.len(), 1);
+        assert!(
+            !plan.entries[0].yaml.contains("macro: open_read"),
+            "the base is not rendered"
+        );
     }
 
     #[test]

@@ -114,6 +114,8 @@ mod tests {
             .collect(),
             hostname: "node-1".into(),
             context: AlertContext::default(),
+            rule_file: String::new(),
+            falco_rule: None,
         }
     }
 

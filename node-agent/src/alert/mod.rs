@@ -40,4 +40,9 @@ pub struct Alert {
     pub output_fields: BTreeMap<String, Option<String>>,
     pub hostname: Arc<str>,
     pub context: AlertContext,
+    /// The rules file (or, in a cluster, the FalcoRule's rendered key `<namespace>.<name>.yaml`)
+    /// the rule came from.
+    pub rule_file: String,
+    /// In a cluster: the FalcoRule (namespace, name) the rule came from.
+    pub falco_rule: Option<(String, String)>,
 }

@@ -353,6 +353,8 @@ mod tests {
                 pod_namespace: ns.map(str::to_owned),
                 ..Default::default()
             },
+            rule_file: String::new(),
+            falco_rule: None,
         }
     }
 

@@ -145,6 +145,8 @@ mod tests {
             output_fields: Default::default(),
             hostname: "h".into(),
             context: AlertContext::default(),
+            rule_file: String::new(),
+            falco_rule: None,
         }
     }
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
-use kestrel_api::alert::{AlertContainer, AlertProcess, AlertSubject, FalcoAlert, FalcoAlertSpec};
+use kestrel_api::alert::{
+    AlertContainer, AlertProcess, AlertSubject, FalcoAlert, FalcoAlertSpec, FalcoRuleRef,
+};
 use kestrel_api::constants::{AGENT_FIELD_MANAGER, LABEL_ALERT_NODE, LABEL_ALERT_PRIORITY};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -103,7 +105,10 @@ pub fn spec_of(a: &Alert, node: &str, count: i64, first: Time, last_ns: u64) -> 
         output_fields,
         tags: a.tags.clone(),
         source: Some(a.source.clone()),
-        falco_rule: None,
+        falco_rule: a.falco_rule.as_ref().map(|(namespace, name)| FalcoRuleRef {
+            namespace: namespace.clone(),
+            name: name.clone(),
+        }),
         node: node.to_owned(),
         namespace: a.context.pod_namespace.clone(),
         pod: a.context.pod_name.clone(),

@@ -40,6 +40,8 @@ impl RulesConfigMap {
 pub struct Bundle {
     pub hash: String,
     pub cluster: Vec<(String, String)>,
+    /// key → the FalcoRule (namespace, name) of each cluster entry.
+    pub cluster_sources: Vec<(String, (String, String))>,
     pub namespaced: Vec<(kestrel_api::contract::IndexEntry, String)>,
 }
 
@@ -81,17 +83,22 @@ pub fn assemble(cms: &[RulesConfigMap]) -> Result<Bundle, BundleError> {
     }
     let text_of = |key: &str| current.iter().find_map(|c| c.data.get(key).cloned());
     let mut cluster = Vec::new();
+    let mut cluster_sources = Vec::new();
     let mut namespaced = Vec::new();
     for e in &index.entries {
         let text = text_of(&e.key).ok_or_else(|| BundleError::MissingEntry(e.key.clone()))?;
         match e.scope {
-            Scope::Cluster => cluster.push((e.key.clone(), text)),
+            Scope::Cluster => {
+                cluster_sources.push((e.key.clone(), (e.namespace.clone(), e.name.clone())));
+                cluster.push((e.key.clone(), text));
+            }
             Scope::Namespace => namespaced.push((e.clone(), text)),
         }
     }
     Ok(Bundle {
         hash: index.hash,
         cluster,
+        cluster_sources,
         namespaced,
     })
 }
@@ -172,6 +179,17 @@ pub fn compile(
             files: Vec::new(),
             summary,
             hash: bundle.hash.clone(),
+            sources: bundle
+                .cluster_sources
+                .iter()
+                .cloned()
+                .chain(
+                    bundle
+                        .namespaced
+                        .iter()
+                        .map(|(e, _)| (e.key.clone(), (e.namespace.clone(), e.name.clone()))),
+                )
+                .collect(),
         },
         problems,
     ))

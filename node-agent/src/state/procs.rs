@@ -88,34 +88,28 @@ impl Process {
 }
 
 /// Resolve `path` against `cwd` when it is relative (`./x`, `x`, `../x`), normalising `.` and `..`.
+/// Writes into `out` (cleared first) without allocating beyond its capacity.
 pub fn resolve_path(cwd: &[u8], path: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    if path.first() != Some(&b'/') {
-        out.extend_from_slice(cwd);
-    }
-    let mut comps: Vec<(usize, usize)> = Vec::new();
-    let mut joined = std::mem::take(out);
-    if !joined.is_empty() && path.first() != Some(&b'/') {
-        joined.push(b'/');
-    }
-    joined.extend_from_slice(path);
-    for part in joined.split(|b| *b == b'/') {
-        match part {
-            b"" | b"." => {}
-            b".." => {
-                comps.pop();
-            }
-            _ => {
-                let s = part.as_ptr() as usize - joined.as_ptr() as usize;
-                comps.push((s, s + part.len()));
+    fn push_components(out: &mut Vec<u8>, s: &[u8]) {
+        for part in s.split(|b| *b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => {
+                    let cut = out.iter().rposition(|b| *b == b'/').unwrap_or(0);
+                    out.truncate(cut);
+                }
+                _ => {
+                    out.push(b'/');
+                    out.extend_from_slice(part);
+                }
             }
         }
     }
     out.clear();
-    for (s, e) in comps.iter() {
-        out.push(b'/');
-        out.extend_from_slice(&joined[*s..*e]);
+    if path.first() != Some(&b'/') {
+        push_components(out, cwd);
     }
+    push_components(out, path);
     if out.is_empty() {
         out.push(b'/');
     }

@@ -122,7 +122,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         ctx: ctx.clone(),
         rules: rules.clone(),
         leases: leases.clone(),
-        validator: Validator::new(),
+        validator: Validator::with_base(ctx.config.base_rules.clone()),
         own_writes,
     }));
     let ready = async {
