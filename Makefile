@@ -5,7 +5,7 @@ RULES ?= config/rules
 AGENT_FLAGS ?=
 AGENT := target/release/kestrel-agent
 
-.PHONY: help deps build run validate test test-unit lint fmt bench crds tools cluster-up cluster-down e2e e2e-kind fuzz
+.PHONY: help deps build run validate test test-unit lint fmt bench crds tools cluster-up cluster-down cluster-smoke chart-check docs e2e e2e-kind images fuzz
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,7 @@ test-unit: ## unit tests only (no root, no cluster)
 test: deps ## everything: unit, real-kernel probe and agent tests, operator against a real kube-apiserver
 	$(CARGO) build --workspace --all-targets
 	KESTREL_CLUSTER_CRDS=crds e2e/cluster/with-cluster.sh $(CARGO) test --workspace -- --include-ignored --test-threads=2
+	e2e/local/chart-check.sh
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
@@ -57,5 +58,21 @@ cluster-down: ## stop the local control plane
 
 cluster-smoke: ## smoke-check a fresh local control plane
 	e2e/cluster/with-cluster.sh e2e/cluster/smoke.sh
+
+chart-check: ## lint/render the chart; fail when its CRDs, default rules or docs drift
+	e2e/cluster/tools.sh >/dev/null && e2e/local/chart-check.sh
+
+docs: ## regenerate docs/crds.md and the values table of docs/helm.md
+	docs/gen-docs.sh
+
+e2e: deps ## the chart in a local control plane + the real operator and agent as its ServiceAccounts (root)
+	e2e/local/e2e.sh
+
+e2e-kind: ## the demo in kind (needs Docker, kind, kubectl, helm; untested in our CI)
+	e2e/kind/e2e-kind.sh
+
+images: ## build both images (needs Docker)
+	docker build -f images/operator.Dockerfile -t kestrel-operator:dev .
+	docker build -f images/agent.Dockerfile -t kestrel-agent:dev .
 
 FORCE:

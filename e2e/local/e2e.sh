@@ -258,9 +258,16 @@ ok "$(find "$repo/docs/examples" -name '*.yaml' | wc -l) examples valid"
 # ---------------------------------------------------------------------------------------------
 step "kestrel-operator as ServiceAccount $ns/kestrel-operator, with the Deployment's args"
 op_kubeconfig=$(sa_kubeconfig kestrel-operator)
+# the chart's default rules, which the operator validates FalcoRules after (--base-rules)
+mkdir -p "$work/default-rules"
+k get -n "$ns" configmap kestrel-default-rules -o json | python3 -c '
+import json, os, sys
+for name, text in json.load(sys.stdin)["data"].items():
+    open(os.path.join(sys.argv[1], name), "w").write(text)' "$work/default-rules"
 metrics_port=$(free_port)
 mapfile -t op_args < <(manifest_args Deployment | sed -e "s/\$(POD_NAMESPACE)/$ns/g" -e "s/\$(POD_NAME)/kestrel-operator-e2e-0/g" \
-	-e "s/^--metrics-addr=.*/--metrics-addr=127.0.0.1:$metrics_port/")
+	-e "s/^--metrics-addr=.*/--metrics-addr=127.0.0.1:$metrics_port/" \
+	-e "s|^--base-rules=/etc/kestrel/rules$|--base-rules=$work/default-rules|")
 [[ ${#op_args[@]} -gt 0 ]] || fail "no operator args in the release manifest"
 echo "kestrel-operator ${op_args[*]}"
 KUBECONFIG=$op_kubeconfig RUST_LOG=info,kestrel_operator=debug "$bin/kestrel-operator" "${op_args[@]}" >"$work/operator.log" 2>&1 &
