@@ -11,6 +11,7 @@ command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need+=(bpftool)
 [ -f /usr/include/libelf.h ] || need+=(libelf-dev)
 command -v openssl >/dev/null || need+=(openssl)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}" >&2
@@ -18,6 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# the chart checks read rendered manifests with PyYAML
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "install-deps: installing PyYAML" >&2
+  python3 -m pip install -q pyyaml
 fi
 
 if command -v rustup >/dev/null; then
