@@ -92,6 +92,12 @@ def main():
     # Agent.
     check(ds_pod.get("hostPID") is True, "agent DaemonSet is not hostPID")
     check(ds_c["args"][: len(AGENT_FLAGS)] == AGENT_FLAGS, f"agent args {ds_c['args']} do not start with {AGENT_FLAGS}")
+    ports = {p["name"]: p["containerPort"] for p in ds_c.get("ports", [])}
+    if check("metrics" in ports, "agent has no metrics port"):
+        check(f"--metrics-addr=0.0.0.0:{ports['metrics']}" in ds_c["args"], f"agent args {ds_c['args']} do not serve metrics on its metrics port {ports['metrics']}")
+    for probe, path in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")]:
+        get = ds_c.get(probe, {}).get("httpGet", {})
+        check(get.get("path") == path and get.get("port") == "metrics", f"agent {probe} is not GET {path} on the metrics port: {get}")
     denv = {e["name"]: e for e in ds_c.get("env", [])}
     check(denv.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName", "agent NODE_NAME is not from spec.nodeName")
     check(denv.get("POD_NAMESPACE", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace", "agent POD_NAMESPACE is not from metadata.namespace")

@@ -187,6 +187,11 @@ pub struct RunArgs {
     #[arg(long, env = "NODE_NAME")]
     pub node_name: Option<String>,
 
+    /// Serve Prometheus metrics on `/metrics` and health checks on `/healthz` and `/readyz` at
+    /// this address (for example `0.0.0.0:8081`); off when not given.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Where the host's root filesystem is (in a container: the host's / mounted read-only), for
     /// the host's users and groups.
     #[arg(long, default_value = "/")]

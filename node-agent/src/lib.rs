@@ -9,6 +9,7 @@ pub mod cli;
 pub mod decode;
 pub mod event;
 pub mod k8s;
+pub mod metrics;
 pub mod pipeline;
 pub mod replay;
 pub mod rules;

@@ -179,13 +179,28 @@ impl LoadedRules {
 /// The rule set the event thread reads: an atomic pointer, swapped whole on reload.
 pub struct LiveRules {
     current: ArcSwap<LoadedRules>,
+    reloads: crate::metrics::ReloadStats,
 }
 
 impl LiveRules {
     pub fn new(initial: LoadedRules) -> Self {
         Self {
             current: ArcSwap::from_pointee(initial),
+            reloads: Default::default(),
         }
+    }
+
+    /// How many reloads replaced the set, and how many failed and kept it.
+    pub fn reloads(&self) -> &crate::metrics::ReloadStats {
+        &self.reloads
+    }
+
+    /// A reload that did not replace the set (it did not load, or the probe filter could not
+    /// follow it).
+    pub fn record_failed_reload(&self) {
+        self.reloads
+            .failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The current rule set. Cheap; hold the guard only for one batch of events.
@@ -193,8 +208,12 @@ impl LiveRules {
         self.current.load()
     }
 
+    /// Replace the set (a successful reload).
     pub fn swap(&self, new: LoadedRules) {
         self.current.store(Arc::new(new));
+        self.reloads
+            .ok
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -20,6 +20,7 @@ use crate::capture::CaptureWriter;
 use crate::cli::RunArgs;
 use crate::decode::{EventTypeMap, decode};
 use crate::event::{DecodedEvent, EventView};
+use crate::metrics::{AgentStats, MetricsServer, MetricsSources};
 use crate::pipeline::Pipeline;
 use crate::rules::{LiveRules, LoadedRules};
 use crate::state::procfs::ProcFs;
@@ -189,6 +190,26 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let (queue, alert_thread) = AlertQueue::spawn(outputs, args.alert_queue);
+    let stats = Arc::new(AgentStats::default());
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let server = MetricsServer::start(
+                addr,
+                MetricsSources {
+                    stats: stats.clone(),
+                    alerts: queue.counters().clone(),
+                    sinks: sinks.clone(),
+                    probe: Some(control.clone()),
+                    rules: live.clone(),
+                },
+                stop.clone(),
+            )
+            .with_context(|| format!("serving metrics on {addr}"))?;
+            tracing::info!(addr = %server.local_addr, "metrics on /metrics, health on /healthz and /readyz");
+            Some(server)
+        }
+        None => None,
+    };
     let reloader = spawn_reloader(
         args,
         opts,
@@ -265,6 +286,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             );
         });
         drop(rules);
+        stats.publish(
+            &pipeline.counters,
+            malformed,
+            pipeline.procs.len(),
+            pipeline.containers.len(),
+        );
         if stopping {
             break;
         }
@@ -292,6 +319,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     drop(queue);
     let _ = alert_thread.join();
     let _ = reloader.join();
+    if let Some(m) = metrics {
+        m.join();
+    }
     if let Some(k) = kube {
         let _ = k.thread.join();
     }
@@ -348,13 +378,15 @@ fn spawn_reloader(
                         let summary = new.summary.clone();
                         if let Err(e) = apply_plan(&control, &new) {
                             tracing::error!(error = %e, "reload: keeping the previous rule set");
+                            live.record_failed_reload();
                             continue;
                         }
                         live.swap(new);
                         tracing::info!("reloaded {summary}");
                     }
                     Err(e) => {
-                        tracing::error!("reload failed, keeping the last good rule set:\n{e}")
+                        tracing::error!("reload failed, keeping the last good rule set:\n{e}");
+                        live.record_failed_reload();
                     }
                 }
             }

@@ -168,3 +168,109 @@ fn sighup_reload_keeps_last_good_rules_on_error() {
     assert!(agent.stop().success());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// GET `path` from the agent's metrics endpoint; (status line, body).
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::Read;
+    let mut c = TcpStream::connect(addr).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut s = String::new();
+    c.read_to_string(&mut s).unwrap();
+    let (head, body) = s.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+fn metric(body: &str, name: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs root and eBPF: make test"]
+fn metrics_count_events_alerts_and_failed_reloads() {
+    let dir = scratch("metrics");
+    let rules = dir.join("custom.yaml");
+    std::fs::copy(sample_rules(), &rules).unwrap();
+    let mut agent = Agent::start(
+        &[default_rules(), rules.clone()],
+        &["--metrics-addr", "127.0.0.1:0"],
+    );
+    let log = agent
+        .wait_for_log(&["metrics on /metrics"], Duration::from_secs(5))
+        .expect("metrics address logged");
+    let addr = log
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("addr= in the log line")
+        .to_owned();
+    let (status, _) = http_get(&addr, "/readyz");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(http_get(&addr, "/healthz").0, "HTTP/1.1 200 OK");
+
+    let before = http_get(&addr, "/metrics").1;
+    run("cat", &["/etc/passwd"]);
+    agent.expect(&["passwd file read"], TWO_SECONDS);
+    // the event thread publishes once per batch (at least every 50 ms)
+    std::thread::sleep(Duration::from_millis(300));
+    let after = http_get(&addr, "/metrics").1;
+    assert!(
+        metric(&after, "kestrel_agent_rule_matches_total")
+            > metric(&before, "kestrel_agent_rule_matches_total"),
+        "{after}"
+    );
+    assert!(
+        metric(&after, "kestrel_agent_events_total")
+            > metric(&before, "kestrel_agent_events_total")
+    );
+    assert!(metric(&after, "kestrel_agent_alerts_emitted_total") >= 1);
+    assert_eq!(metric(&after, "kestrel_agent_kernel_counters_readable"), 1);
+    assert!(metric(&after, "kestrel_agent_processes") > 1);
+    // the default rules and the sample rule, all enabled
+    let expected = run(
+        env!("CARGO_BIN_EXE_kestrel-agent"),
+        &[
+            "validate",
+            "--rules",
+            default_rules().to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    let summary = String::from_utf8_lossy(&expected.stdout).to_string();
+    let ok_line = summary
+        .lines()
+        .find(|l| l.starts_with("OK: "))
+        .unwrap_or_else(|| panic!("validate failed: {summary}"));
+    let enabled: u64 = ok_line
+        .split(['(', ')'])
+        .nth(1)
+        .and_then(|s| s.strip_suffix(" enabled"))
+        .unwrap_or_else(|| panic!("no `(N enabled)` in validate's output: {summary}"))
+        .parse()
+        .unwrap();
+    assert_eq!(metric(&after, "kestrel_agent_rules_enabled"), enabled);
+
+    // a broken edit is counted as a failed reload, the rules stay
+    std::fs::write(&rules, "- rule: broken\n  condition: (\n").unwrap();
+    agent.signal(libc::SIGHUP);
+    agent
+        .wait_for_log(&["reload failed"], Duration::from_secs(5))
+        .expect("reload failure logged");
+    let body = http_get(&addr, "/metrics").1;
+    assert!(
+        body.lines()
+            .any(|l| l == "kestrel_agent_rule_reloads_total{result=\"failed\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l == "kestrel_agent_rule_reloads_total{result=\"ok\"} 0"),
+        "{body}"
+    );
+    assert_eq!(metric(&body, "kestrel_agent_rules_enabled"), enabled);
+    assert!(agent.stop().success());
+    std::fs::remove_dir_all(dir).unwrap();
+}

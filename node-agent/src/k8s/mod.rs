@@ -188,6 +188,7 @@ async fn watch_rules(
                 if let Err(e) = control.set_wanted_syscalls(&plan.wanted) {
                     tracing::error!(error = %e, "updating the probe filter failed; keeping the previous rule set");
                     st.error = Some(format!("probe filter update failed: {e}"));
+                    live.record_failed_reload();
                     continue;
                 }
                 tracing::info!("loaded {}", loaded.summary);
@@ -201,8 +202,12 @@ async fn watch_rules(
                     "cluster rule set does not compile, keeping the last good one:\n{e}"
                 );
                 st.error = Some(e.to_string());
+                live.record_failed_reload();
             }
-            Err(e) => tracing::error!(error = %e, "rule compilation task failed"),
+            Err(e) => {
+                tracing::error!(error = %e, "rule compilation task failed");
+                live.record_failed_reload();
+            }
         }
         drop(st);
         write_lease(&client, &opts, &*state.lock().await).await;
