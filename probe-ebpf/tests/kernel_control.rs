@@ -600,3 +600,45 @@ fn outcome_filters_select_successful_or_failed_calls_in_the_kernel() {
     assert_eq!(run(&mut probe, Outcomes::Success), vec![true]);
     assert_eq!(run(&mut probe, Outcomes::Failure), vec![false]);
 }
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn exits_of_enters_skipped_on_purpose_are_not_counted_as_misses() {
+    // the loading process is ignored by default; fcntl is only stashed for F_DUPFD*
+    let mut probe = Probe::load(&ProbeOptions {
+        wanted: WantedSyscalls::from_names(["getppid", "fcntl"]).unwrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let before = probe.drop_counts().unwrap();
+    for _ in 0..500 {
+        unsafe { libc::syscall(libc::SYS_getppid) }; // ignored process
+    }
+    let mut c = spawn(|_| {
+        for _ in 0..500 {
+            unsafe { libc::fcntl(0, libc::F_GETFD) }; // not a duplication: skipped at enter
+        }
+        let dup = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 100) };
+        unsafe { libc::close(dup) };
+        0
+    });
+    let pid = c.pid as u32;
+    c.go();
+    c.wait();
+    let evs = collect_for(&mut probe, Duration::from_millis(400), |e| {
+        e.tgid() == pid || e.tgid() == std::process::id()
+    });
+    let after = probe.drop_counts().unwrap();
+    assert_eq!(count(&evs, |e| e.tgid() == std::process::id()), 0);
+    assert_eq!(
+        count(&evs, |e| e.tgid() == pid),
+        1,
+        "only the F_DUPFD_CLOEXEC call"
+    );
+    assert_eq!(
+        after.stash_miss - before.stash_miss,
+        0,
+        "exits of skipped enters counted as misses"
+    );
+}

@@ -524,6 +524,10 @@ int BPF_PROG(kestrel_sys_exit, struct pt_regs *regs, long ret)
 			emit_clone(task, nr, regs->di, 0, 0);
 			return 0;
 		}
+		/* Enters skipped on purpose have no stash either: not a miss. */
+		if (nr == KESTREL_NR_fcntl || task_in_compat_syscall(task) ||
+		    is_ignored(pid_tgid >> 32))
+			return 0;
 		count_drop(KESTREL_DROP_STASH_MISS);
 		return 0;
 	}
