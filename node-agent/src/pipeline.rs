@@ -126,16 +126,36 @@ impl Pipeline {
         tracing::trace!(tgid, cgroup_id, container = ?found.as_ref().map(|c| &c.full_id), "container resolved");
         let slot = found.map(|c| self.containers.intern(c));
         if let Some(slot) = slot
-            && let Some(c) = self.containers.get_mut(slot)
-            && c.users.is_none()
+            && self.containers.get(slot).is_some_and(|c| c.users.is_none())
         {
-            let root = self.procfs.root().join(tgid.to_string()).join("root");
-            c.users = Some(UserDb::load(&root));
+            let users = self.container_users(tgid, cgroup_id);
+            if let Some(c) = self.containers.get_mut(slot) {
+                c.users = users;
+            }
         }
         if let Some(p) = self.procs.get_mut(tgid) {
             p.container = slot;
             p.cgroup_id = cgroup_id;
         }
+    }
+
+    /// A container's users and groups, from the root filesystem of this process or, when it is
+    /// already gone (a short `kubectl exec`), of another process still in its cgroup. `None`
+    /// when no root could be read: tried again for the container's next new process.
+    fn container_users(&mut self, tgid: u32, cgroup_id: u64) -> Option<UserDb> {
+        let from =
+            |pid: u32| UserDb::try_load(&self.procfs.root().join(pid.to_string()).join("root"));
+        if let Some(db) = from(tgid) {
+            return Some(db);
+        }
+        if cgroup_id <= 1 {
+            return None;
+        }
+        self.cgroups
+            .live_pids(cgroup_id, 16)
+            .into_iter()
+            .filter(|p| *p != tgid)
+            .find_map(from)
     }
 
     /// Make sure the event's process is in the table (it may have started before we attached).
@@ -511,5 +531,102 @@ pub fn alert_for(
         context,
         rule_file: rule.file.clone(),
         falco_rule: None,
+    }
+}
+
+#[cfg(test)]
+mod container_users_tests {
+    use std::os::unix::fs::MetadataExt;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    const ID: &str = "4f2b8e1c9d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c";
+
+    struct Fixture {
+        dir: PathBuf,
+        pipeline: Pipeline,
+        cgroup: PathBuf,
+        cgroup_id: u64,
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        let dir = std::env::temp_dir().join(format!("kestrel-users-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cgroup = dir.join(format!(
+            "cg/kubepods.slice/kubepods-besteffort.slice/cri-containerd-{ID}.scope"
+        ));
+        std::fs::create_dir_all(&cgroup).unwrap();
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        let cgroup_id = std::fs::metadata(&cgroup).unwrap().ino();
+        let mut pipeline = Pipeline::new(
+            ProcFs::new(dir.join("proc")),
+            "node".into(),
+            RuleMatching::First,
+        );
+        pipeline.cgroups = CgroupPaths::new(Some(dir.join("cg")));
+        Fixture {
+            dir,
+            pipeline,
+            cgroup,
+            cgroup_id,
+        }
+    }
+
+    impl Fixture {
+        /// A live process of the container with its own /etc/passwd.
+        fn live_process(&self, pid: u32) {
+            let etc = self.dir.join(format!("proc/{pid}/root/etc"));
+            std::fs::create_dir_all(&etc).unwrap();
+            std::fs::write(
+                etc.join("passwd"),
+                "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/ash\n",
+            )
+            .unwrap();
+            std::fs::write(etc.join("group"), "root:x:0:\napp:x:1000:\n").unwrap();
+            std::fs::write(self.cgroup.join("cgroup.procs"), format!("{pid}\n")).unwrap();
+        }
+
+        fn user_1000(&self) -> Option<Vec<u8>> {
+            let c = self
+                .pipeline
+                .containers
+                .by_full_id(ID)
+                .expect("container interned");
+            Some(c.users.as_ref()?.user(1000)?.name.clone())
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[test]
+    fn a_gone_process_reads_users_from_a_live_one_of_its_cgroup() {
+        let mut f = fixture("gone");
+        f.live_process(4242);
+        // pid 777 (a short `kubectl exec`) has already exited: no /proc/777
+        f.pipeline.refresh_container(777, 777, f.cgroup_id);
+        assert_eq!(f.user_1000().as_deref(), Some(&b"app"[..]));
+    }
+
+    #[test]
+    fn unknown_users_are_retried_for_the_next_process() {
+        let mut f = fixture("retry");
+        f.pipeline.refresh_container(777, 777, f.cgroup_id);
+        let c = f
+            .pipeline
+            .containers
+            .by_full_id(ID)
+            .expect("container interned");
+        assert!(
+            c.users.is_none(),
+            "no root was readable: unknown, not empty"
+        );
+        f.live_process(4243);
+        f.pipeline.refresh_container(4243, 4243, f.cgroup_id);
+        assert_eq!(f.user_1000().as_deref(), Some(&b"app"[..]));
     }
 }

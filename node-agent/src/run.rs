@@ -247,6 +247,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut last_clock = Instant::now();
     let mut malformed = 0u64;
     let mut stopping = false;
+    // ready from here: the probe is attached and the loop starts
+    stats.publish(
+        &pipeline.counters,
+        0,
+        pipeline.procs.len(),
+        pipeline.containers.len(),
+    );
     loop {
         if stop.load(Ordering::Relaxed) {
             // one last drain of what is already in the ring buffer

@@ -206,8 +206,12 @@ fn metrics_count_events_alerts_and_failed_reloads() {
         .find_map(|w| w.strip_prefix("addr="))
         .expect("addr= in the log line")
         .to_owned();
-    let (status, _) = http_get(&addr, "/readyz");
-    assert_eq!(status, "HTTP/1.1 200 OK");
+    // ready as soon as the event loop starts (the startup line is printed just before)
+    let deadline = std::time::Instant::now() + TWO_SECONDS;
+    while http_get(&addr, "/readyz").0 != "HTTP/1.1 200 OK" {
+        assert!(std::time::Instant::now() < deadline, "not ready within 2 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(http_get(&addr, "/healthz").0, "HTTP/1.1 200 OK");
 
     let before = http_get(&addr, "/metrics").1;

@@ -225,10 +225,17 @@ impl<'a> EventView<'a> {
         }
     }
 
-    fn users(&self) -> &'a UserDb {
-        self.container
-            .and_then(|c| c.users.as_ref())
-            .unwrap_or(self.host_users)
+    /// The users of the event's root filesystem: the container's own (unknown until one of its
+    /// roots could be read: `<NA>` rather than a host name), or the host's.
+    fn users(&self) -> Option<&'a UserDb> {
+        match self.container {
+            Some(c) => c.users.as_ref(),
+            None => Some(self.host_users),
+        }
+    }
+
+    fn user(&self, uid: u32) -> Option<&'a crate::state::users::User> {
+        self.users().and_then(|db| db.user(uid))
     }
 
     fn sock(&self) -> Option<&'a SockTuple> {
@@ -510,15 +517,12 @@ impl FieldSource for EventView<'_> {
                     ev.loginuid as i64
                 }));
             }
-            UserName => match self.users().user(ev.uid) {
+            UserName => match self.user(ev.uid) {
                 Some(u) => s(sink, &u.name),
                 None => s(sink, b"<NA>"),
             },
-            UserHomedir => opt_s(
-                sink,
-                self.users().user(ev.uid).map(|u| u.homedir.as_slice()),
-            ),
-            UserShell => opt_s(sink, self.users().user(ev.uid).map(|u| u.shell.as_slice())),
+            UserHomedir => opt_s(sink, self.user(ev.uid).map(|u| u.homedir.as_slice())),
+            UserShell => opt_s(sink, self.user(ev.uid).map(|u| u.shell.as_slice())),
             UserLoginname if ev.loginuid != u32::MAX => opt_s(
                 sink,
                 self.host_users.user(ev.loginuid).map(|u| u.name.as_slice()),
@@ -526,7 +530,7 @@ impl FieldSource for EventView<'_> {
             GroupGid => {
                 let _ = sink(Value::U64(ev.gid as u64));
             }
-            GroupName => opt_s(sink, self.users().group(ev.gid)),
+            GroupName => opt_s(sink, self.users().and_then(|db| db.group(ev.gid))),
 
             FdNum => {
                 if ev.fd != NO_FD {

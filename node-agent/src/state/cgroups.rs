@@ -71,6 +71,25 @@ impl CgroupPaths {
         self.cache.get(&id).and_then(|p| p.as_deref())
     }
 
+    /// Up to `max` processes living in cgroup `id` now (its `cgroup.procs`), empty when unknown.
+    pub fn live_pids(&mut self, id: u64, max: usize) -> Vec<u32> {
+        let Some(root) = self.root.clone() else {
+            return Vec::new();
+        };
+        let Some(rel) = self.path(id) else {
+            return Vec::new();
+        };
+        let file = root.join(rel.trim_start_matches('/')).join("cgroup.procs");
+        std::fs::read_to_string(file)
+            .map(|s| {
+                s.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .take(max)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn walk(&mut self, root: &Path, dir: &Path, depth: usize) {
         if let Ok(meta) = std::fs::metadata(dir) {
             let rel = dir

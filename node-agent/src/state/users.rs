@@ -26,6 +26,15 @@ impl UserDb {
         Self::parse(&passwd, &group)
     }
 
+    /// Like [`UserDb::load`], but `None` when `<root>/etc/passwd` cannot be read (the process
+    /// whose root this was is gone), so the caller can try another root instead of keeping an
+    /// empty database.
+    pub fn try_load(root: &Path) -> Option<Self> {
+        let passwd = std::fs::read(root.join("etc/passwd")).ok()?;
+        let group = std::fs::read(root.join("etc/group")).unwrap_or_default();
+        Some(Self::parse(&passwd, &group))
+    }
+
     pub fn parse(passwd: &[u8], group: &[u8]) -> Self {
         let mut db = UserDb::default();
         for line in passwd.split(|b| *b == b'\n') {
