@@ -177,6 +177,8 @@ fn every_filled_field_has_a_value_on_a_rich_event() {
         b"root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n",
         b"root:x:0:\n",
     );
+    // the event is in a container: user.* and group.* read the container's own database
+    containers.get_mut(slot).unwrap().users = Some(users.clone());
     let scratch = RefCell::new(Vec::new());
     let view = EventView {
         ev: &ev,
