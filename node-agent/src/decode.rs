@@ -116,6 +116,7 @@ pub fn decode(
     out.euid = h.euid;
     out.egid = h.egid;
     out.loginuid = h.loginuid;
+    out.cap_effective = Some(h.cap_effective);
     out.comm.extend_from_slice(raw.comm());
     out.cgroup_id = h.cgroup_id;
     out.res = h.ret;

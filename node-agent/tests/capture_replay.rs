@@ -380,7 +380,7 @@ fn tiny_capture_replays_and_bad_captures_are_clear_errors() {
     std::fs::write(&newer, &n).unwrap();
     let e = replay_err(&newer);
     assert!(
-        e.contains("capture format version 9 is newer than this kestrel-agent reads (up to 1)"),
+        e.contains("capture format version 9 is newer than this kestrel-agent reads (up to 2)"),
         "{e}"
     );
 

@@ -169,6 +169,7 @@ fn every_filled_field_has_a_value_on_a_rich_event() {
     ev.syscall_nr = libc::SYS_connect as u32;
     ev.event_type = kestrel_engine::event_type_by_name("connect").unwrap();
     ev.comm.extend_from_slice(b"curl");
+    ev.cap_effective = Some((1 << 21) | (1 << 12));
     ev.path.extend_from_slice(b"/tmp/a");
     ev.path_raw.extend_from_slice(b"a");
     ev.path2.extend_from_slice(b"/tmp/b");

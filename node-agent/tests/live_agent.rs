@@ -278,3 +278,32 @@ fn metrics_count_events_alerts_and_failed_reloads() {
     assert!(agent.stop().success());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+#[ignore = "needs root and eBPF: make test"]
+fn effective_capabilities_come_from_the_kernel() {
+    let dir = scratch("caps");
+    let rules = dir.join("caps.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Hostname read with sys_admin\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name=/etc/hostname and thread.cap_effective contains CAP_SYS_ADMIN\n  output: admin read (caps=%thread.cap_effective)\n  priority: NOTICE\n\
+         - rule: Hostname read without sys_admin\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name=/etc/hostname and not thread.cap_effective icontains sys_admin\n  output: plain read by %proc.name\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let mut agent = Agent::start(&[rules], &[]);
+    run("cat", &["/etc/hostname"]);
+    let line = agent.expect(&["admin read (caps="], TWO_SECONDS);
+    assert!(
+        line.contains("CAP_CHOWN CAP_DAC_OVERRIDE") && line.contains("CAP_SYS_MODULE"),
+        "{line}"
+    );
+    // the same read with CAP_SYS_ADMIN dropped from the bounding (and so the effective) set
+    let out = run(
+        "setpriv",
+        &["--bounding-set", "-sys_admin", "cat", "/etc/hostname"],
+    );
+    assert!(out.status.success(), "setpriv: {out:?}");
+    agent.expect(&["plain read by cat"], TWO_SECONDS);
+    assert!(agent.stop().success());
+    std::fs::remove_dir_all(dir).unwrap();
+}

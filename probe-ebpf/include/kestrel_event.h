@@ -71,7 +71,7 @@ enum kestrel_limits {
 	KESTREL_DATA_LIMIT = 16383,      /* a param starts at an offset <= this; mask */
 	KESTREL_SCRATCH_BYTES = 24576,   /* per-CPU scratch the event is built in */
 	KESTREL_MAX_EVENT_BYTES = 20480, /* no record is longer than this */
-	KESTREL_HEADER_BYTES = 96,       /* sizeof(struct kestrel_event_header) */
+	KESTREL_HEADER_BYTES = 104,      /* sizeof(struct kestrel_event_header) */
 };
 
 /* Values of the wanted map for syscall slots: which outcomes are emitted (an
@@ -130,6 +130,7 @@ struct kestrel_event_header {
 	__u64 ts_boot_ns;  /* bpf_ktime_get_boot_ns() (CLOCK_BOOTTIME) at emission */
 	__u64 cgroup_id;   /* bpf_get_current_cgroup_id() (cgroup v2 id) */
 	__s64 ret;         /* syscall return value (lifecycle events: 0) */
+	__u64 cap_effective; /* effective capability bits (bit n = capability n) */
 	__u32 len;         /* total record length in bytes, header included */
 	__u16 kind;        /* enum kestrel_event_kind */
 	__u16 flags;       /* enum kestrel_event_flags bits */

@@ -44,6 +44,9 @@ static __always_inline void task_fill_ids(struct task_struct *task, struct kestr
 	const struct cred *cred = task->cred;
 	h->euid = cred->euid.val;
 	h->egid = cred->egid.val;
+	/* kernel_cap_t is a u64 (6.3+) or u32[2] (older): 8 bytes either way */
+	if (bpf_probe_read_kernel(&h->cap_effective, sizeof(h->cap_effective), &cred->cap_effective))
+		h->cap_effective = 0;
 	if (bpf_core_field_exists(task->loginuid))
 		h->loginuid = task->loginuid.val;
 	else

@@ -135,7 +135,7 @@ pub mod limits {
     /// No record is longer than this.
     pub const MAX_EVENT_BYTES: u32 = 20480;
     /// Size of [`EventHeader`](super::EventHeader).
-    pub const HEADER_BYTES: u32 = 96;
+    pub const HEADER_BYTES: u32 = 104;
 }
 
 /// Values of the kernel `wanted` map for syscall slots (`enum kestrel_want`).
@@ -231,6 +231,8 @@ pub struct EventHeader {
     pub cgroup_id: u64,
     /// Syscall return value (0 for lifecycle events).
     pub ret: i64,
+    /// Effective capability bits of the task (bit n = capability n, as in `capability.h`).
+    pub cap_effective: u64,
     /// Total record length, header included.
     pub len: u32,
     /// [`EventKind`] as u16.
@@ -553,8 +555,27 @@ mod layout_tests {
                 EventHeader,
                 "kestrel_event_header",
                 [
-                    ts_boot_ns, cgroup_id, ret, len, kind, flags, syscall_nr, tid, tgid, ns_tid,
-                    ns_tgid, ptgid, uid, gid, euid, egid, loginuid, nparams, fixed_len, comm
+                    ts_boot_ns,
+                    cgroup_id,
+                    ret,
+                    cap_effective,
+                    len,
+                    kind,
+                    flags,
+                    syscall_nr,
+                    tid,
+                    tgid,
+                    ns_tid,
+                    ns_tgid,
+                    ptgid,
+                    uid,
+                    gid,
+                    euid,
+                    egid,
+                    loginuid,
+                    nparams,
+                    fixed_len,
+                    comm
                 ]
             ),
             rust_struct!(GenericFixed, "kestrel_generic", [args]),

@@ -71,11 +71,11 @@
 //! one event, 8-byte aligned, little endian:
 //!
 //! ```text
-//! offset 0    EventHeader (96 bytes)         ts_boot_ns, cgroup_id, ret, len, kind, flags,
+//! offset 0    EventHeader (104 bytes)        ts_boot_ns, cgroup_id, ret, cap_effective, len, kind, flags,
 //!                                            syscall_nr, tid, tgid, ns_tid, ns_tgid, ptgid,
 //!                                            uid, gid, euid, egid, loginuid, nparams,
 //!                                            fixed_len, comm[16]
-//! offset 96   fixed part (fixed_len bytes)   struct chosen by `kind` (table below)
+//! offset 104  fixed part (fixed_len bytes)   struct chosen by `kind` (table below)
 //!             u16 param_len[nparams]
 //!             param 0 | param 1 | ...        concatenated bytes, no padding, no NUL
 //! header.len  end of record

@@ -163,6 +163,11 @@ impl<'a> RawEvent<'a> {
     }
 
     /// Audit login uid (`u32::MAX` when unset).
+    /// Effective capability bits of the task.
+    pub fn cap_effective(&self) -> u64 {
+        self.header.cap_effective
+    }
+
     pub fn loginuid(&self) -> u32 {
         self.header.loginuid
     }
@@ -506,7 +511,7 @@ mod tests {
             ..Default::default()
         };
         let w = record(EventKind::Open, 257, as_bytes(&f), &[b"/etc/passwd"]);
-        let len = 96 + 24 + 2 + 11;
+        let len = 104 + 24 + 2 + 11;
         let ev = RawEvent::parse(bytes(&w, len)).unwrap();
         assert_eq!(ev.kind(), Some(EventKind::Open));
         assert_eq!(ev.syscall_name(), Some("openat"));
@@ -528,7 +533,7 @@ mod tests {
             as_bytes(&f),
             &[b"/bin/true", b"true\0-a\0\0x\0", b"/usr/bin/true", b"", b""],
         );
-        let len = 96 + 16 + 10 + 9 + 11 + 13;
+        let len = 104 + 16 + 10 + 9 + 11 + 13;
         let ev = RawEvent::parse(bytes(&w, len)).unwrap();
         let args: Vec<&[u8]> = ev.argv().collect();
         assert_eq!(args, vec![&b"true"[..], b"-a", b"", b"x"]);
@@ -546,16 +551,16 @@ mod tests {
         ));
         // record cut short: header.len says more than there is
         assert!(matches!(
-            RawEvent::parse(bytes(&w, 96 + 24 + 2 + 1)),
+            RawEvent::parse(bytes(&w, 104 + 24 + 2 + 1)),
             Err(MalformedEvent::BadLength { .. })
         ));
         // a param length running past the end
         let mut w2 = w.clone();
-        let lens_at = 96 + 24;
+        let lens_at = 104 + 24;
         // SAFETY: in bounds of the buffer.
         unsafe { *(w2.as_mut_ptr() as *mut u8).add(lens_at) = 200 };
         assert!(matches!(
-            RawEvent::parse(bytes(&w2, 96 + 24 + 2 + 2)),
+            RawEvent::parse(bytes(&w2, 104 + 24 + 2 + 2)),
             Err(MalformedEvent::BadParams)
         ));
     }

@@ -20,7 +20,9 @@ use crate::state::procs::Process;
 use crate::state::users::UserDb;
 
 pub const MAGIC: &[u8; 8] = b"KESTRCAP";
-pub const VERSION: u16 = 1;
+/// 2: events carry the effective capabilities (`thread.cap_effective`); version 1 files are
+/// still read (the field is then `<NA>`).
+pub const VERSION: u16 = 2;
 
 pub const REC_PROCESS: u8 = 1;
 pub const REC_CONTAINER: u8 = 2;
@@ -349,6 +351,8 @@ pub fn encode_event(ev: &DecodedEvent, evt_type: &str, fd: Option<&FdEntry>, e: 
     ] {
         e.u32(v);
     }
+    e.u8(ev.cap_effective.is_some() as u8)
+        .u64(ev.cap_effective.unwrap_or(0));
     e.bytes(&ev.comm)
         .u64(ev.cgroup_id)
         .i64(ev.res)
@@ -407,6 +411,7 @@ pub enum EventDecodeError {
 pub fn decode_event(
     d: &mut Dec<'_>,
     ev: &mut DecodedEvent,
+    version: u16,
 ) -> Result<(String, Option<FdEntry>), EventDecodeError> {
     ev.reset();
     ev.ts_ns = d.u64("timestamp")?;
@@ -424,6 +429,11 @@ pub fn decode_event(
     ev.euid = d.u32("euid")?;
     ev.egid = d.u32("egid")?;
     ev.loginuid = d.u32("loginuid")?;
+    if version >= 2 {
+        let has = d.u8("capabilities present")? == 1;
+        let caps = d.u64("effective capabilities")?;
+        ev.cap_effective = has.then_some(caps);
+    }
     ev.comm.extend_from_slice(d.bytes("comm")?);
     ev.cgroup_id = d.u64("cgroup id")?;
     ev.res = d.i64("res")?;
@@ -472,4 +482,70 @@ pub fn decode_event(
         None
     };
     Ok((ty, fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> DecodedEvent {
+        let mut ev = DecodedEvent {
+            kind: Kind::Open,
+            ts_ns: 7,
+            syscall_nr: 257,
+            tid: 11,
+            tgid: 10,
+            uid: 1000,
+            loginuid: 1000,
+            cap_effective: Some((1 << 21) | 1),
+            res: 3,
+            fd: 3,
+            ..Default::default()
+        };
+        ev.comm.extend_from_slice(b"cat");
+        ev
+    }
+
+    #[test]
+    fn capabilities_round_trip_in_version_2() {
+        let ev = event();
+        let mut e = Enc::default();
+        encode_event(&ev, "openat", None, &mut e);
+        let mut back = DecodedEvent::default();
+        let (ty, fd) = decode_event(&mut Dec::new(&e.buf), &mut back, 2).unwrap();
+        assert_eq!((ty.as_str(), fd), ("openat", None));
+        assert_eq!(back.cap_effective, Some((1 << 21) | 1));
+        assert_eq!(
+            (back.tid, back.uid, back.res, back.comm.as_slice()),
+            (11, 1000, 3, &b"cat"[..])
+        );
+    }
+
+    #[test]
+    fn version_1_events_have_no_capabilities() {
+        let ev = event();
+        let mut e = Enc::default();
+        encode_event(&ev, "openat", None, &mut e);
+        // version 1 had no capability bytes (a u8 flag and a u64) after the ten ids
+        let mut prefix = Enc::default();
+        prefix
+            .u64(ev.ts_ns)
+            .u8(ev.kind as u8)
+            .bytes(b"openat")
+            .u32(ev.syscall_nr);
+        for _ in 0..10 {
+            prefix.u32(0);
+        }
+        let cut = prefix.buf.len();
+        let mut v1 = e.buf[..cut].to_vec();
+        v1.extend_from_slice(&e.buf[cut + 9..]);
+        let mut back = DecodedEvent::default();
+        decode_event(&mut Dec::new(&v1), &mut back, 1).unwrap();
+        assert_eq!(back.cap_effective, None);
+        assert_eq!(
+            (back.tid, back.loginuid, back.res, back.fd),
+            (11, 1000, 3, 3)
+        );
+        assert_eq!(back.comm, b"cat");
+    }
 }

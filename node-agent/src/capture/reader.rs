@@ -61,6 +61,8 @@ pub struct CaptureReader {
     pos: usize,
     pub header: Header,
     pub trailer: Option<Trailer>,
+    /// Format version of this file (older versions lack some event fields).
+    version: u16,
     procs: ProcessTable,
     containers: ContainerRegistry,
     users: UserDb,
@@ -126,6 +128,7 @@ impl CaptureReader {
             data,
             header,
             trailer: None,
+            version,
             procs: ProcessTable::new(ProcFs::new("/nonexistent-kestrel-replay")),
             containers: ContainerRegistry::default(),
             users: UserDb::default(),
@@ -200,7 +203,7 @@ impl CaptureReader {
                         .map_err(|e| self.corrupt(start, e.to_string()))?;
                 }
                 format::REC_EVENT => {
-                    let (ty, fd) = format::decode_event(&mut d, &mut self.ev)
+                    let (ty, fd) = format::decode_event(&mut d, &mut self.ev, self.version)
                         .map_err(|e| self.corrupt(start, e.to_string()))?;
                     self.ev.event_type = event_type_by_name(&ty)
                         .ok_or_else(|| self.corrupt(start, format!("unknown event type `{ty}`")))?;

@@ -82,6 +82,8 @@ pub struct DecodedEvent {
     pub euid: u32,
     pub egid: u32,
     pub loginuid: u32,
+    /// Effective capability bits (`None`: not recorded, as in a version 1 capture).
+    pub cap_effective: Option<u64>,
     pub comm: Vec<u8>,
     pub cgroup_id: u64,
     /// The syscall's return value.
@@ -153,6 +155,7 @@ impl Default for DecodedEvent {
             euid: 0,
             egid: 0,
             loginuid: u32::MAX,
+            cap_effective: None,
             comm: Vec::new(),
             cgroup_id: 0,
             res: 0,

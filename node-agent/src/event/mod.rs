@@ -2,6 +2,7 @@
 //! and prints them ([`args`]), and the field view over event + state ([`view`]).
 
 pub mod args;
+pub mod caps;
 pub mod decoded;
 pub mod errno;
 pub mod view;

@@ -102,6 +102,7 @@ pub fn fills(field: Field) -> bool {
             | ProcDuration
             | ProcIsExeFromMemfd
             | ThreadTid
+            | ThreadCapEffective
             | ThreadIsmain
             | ThreadVtid
             | ThreadNametid
@@ -499,6 +500,14 @@ impl FieldSource for EventView<'_> {
             }
             ThreadIsmain => {
                 let _ = sink(Value::Bool(ev.tid == ev.tgid));
+            }
+            ThreadCapEffective => {
+                if let Some(caps) = ev.cap_effective {
+                    self.with_scratch(sink, |b| {
+                        super::caps::render(caps, b);
+                        true
+                    });
+                }
             }
             ThreadNametid => self.with_scratch(sink, |b| {
                 b.extend_from_slice(&ev.comm);

@@ -257,7 +257,6 @@ mod tests {
             events: 42,
             evaluated: 40,
             alerts: 2,
-            ..Default::default()
         };
         stats.publish(&counters, 0, 9, 1);
         assert_eq!(get(addr, "/readyz").0, "HTTP/1.1 200 OK");
