@@ -76,6 +76,8 @@ impl Pipeline {
                             name: c.name,
                             image: c.image,
                             pod: pod.clone(),
+                            privileged: c.privileged,
+                            start_ts: c.started_ns,
                         },
                     );
                 }

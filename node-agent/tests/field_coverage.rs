@@ -89,6 +89,8 @@ fn every_filled_field_has_a_value_on_a_rich_event() {
         let c = containers.get_mut(slot).unwrap();
         c.name = Some("nginx".into());
         c.image = Some("docker.io/library/nginx:1.27".into());
+        c.privileged = Some(false);
+        c.start_ts = Some(1_796_292_001_000_000_000);
         c.pod = Some(PodMeta {
             name: "web-0".into(),
             namespace: "shop".into(),

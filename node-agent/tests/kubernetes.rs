@@ -60,7 +60,7 @@ fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T
     }
 }
 
-const CLUSTER_RULE: &str = "- rule: K8s Passwd Read\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name=/etc/passwd and container\n  output: \"k8s passwd read pod=%k8s.pod.name ns=%k8s.ns.name container=%container.name image=%container.image\"\n  priority: WARNING\n";
+const CLUSTER_RULE: &str = "- rule: K8s Passwd Read\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name=/etc/passwd and container\n  output: \"k8s passwd read pod=%k8s.pod.name ns=%k8s.ns.name container=%container.name image=%container.image privileged=%container.privileged started=%container.start_ts\"\n  priority: WARNING\n";
 const TEAM_RULE: &str = "- rule: Team Passwd Read\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name=/etc/passwd\n  output: \"team rule saw %k8s.pod.name\"\n  priority: NOTICE\n";
 const OTHER_RULE: &str = "- rule: Other Team Passwd Read\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name=/etc/passwd\n  output: \"other team rule saw %k8s.pod.name\"\n  priority: NOTICE\n";
 
@@ -114,11 +114,11 @@ fn pod_alert_reaches_stdout_falcoalert_and_event() {
     apply_json(&serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web-0", "namespace": pod_ns, "labels": {"app": "web"}},
-        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "busybox:1.36"}]}
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "busybox:1.36", "securityContext": {"privileged": true}}]}
     }));
     let status = serde_json::json!({"status": {"phase": "Running", "podIP": "10.244.0.7", "containerStatuses": [{
         "name": "app", "image": "busybox:1.36", "imageID": "", "ready": true, "restartCount": 0,
-        "containerID": format!("containerd://{}", container.id), "state": {"running": {}}}]}});
+        "containerID": format!("containerd://{}", container.id), "state": {"running": {"startedAt": "2026-12-03T10:00:01Z"}}}]}});
     kubectl_ok(&[
         "patch",
         "pod",
@@ -156,7 +156,7 @@ fn pod_alert_reaches_stdout_falcoalert_and_event() {
     assert!(st.success());
     let line = agent.expect(
         &[&format!(
-            "k8s passwd read pod=web-0 ns={pod_ns} container=app image=busybox:1.36"
+            "k8s passwd read pod=web-0 ns={pod_ns} container=app image=busybox:1.36 privileged=true started=1796292001000000000"
         )],
         Duration::from_secs(5),
     );

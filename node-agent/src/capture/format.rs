@@ -20,8 +20,8 @@ use crate::state::procs::Process;
 use crate::state::users::UserDb;
 
 pub const MAGIC: &[u8; 8] = b"KESTRCAP";
-/// 2: events carry the effective capabilities (`thread.cap_effective`); version 1 files are
-/// still read (the field is then `<NA>`).
+/// 2: events carry the effective capabilities (`thread.cap_effective`), containers whether they
+/// are privileged and when they started; version 1 files are still read (those fields `<NA>`).
 pub const VERSION: u16 = 2;
 
 pub const REC_PROCESS: u8 = 1;
@@ -198,9 +198,17 @@ pub fn encode_container(slot: u32, c: &Container, e: &mut Enc) {
             e.u8(0);
         }
     }
+    // version 2
+    e.u8(match c.privileged {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    });
+    e.u8(c.start_ts.is_some() as u8)
+        .u64(c.start_ts.unwrap_or(0));
 }
 
-pub fn decode_container(d: &mut Dec<'_>) -> Result<(u32, Container), Short> {
+pub fn decode_container(d: &mut Dec<'_>, version: u16) -> Result<(u32, Container), Short> {
     let slot = d.u32("container slot")?;
     let full_id = d.string("container id")?;
     let runtime = runtime_from(d.u8("runtime")?);
@@ -231,6 +239,17 @@ pub fn decode_container(d: &mut Dec<'_>) -> Result<(u32, Container), Short> {
     } else {
         None
     };
+    let (mut privileged, mut start_ts) = (None, None);
+    if version >= 2 {
+        privileged = match d.u8("privileged")? {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        };
+        let has_start = d.u8("start time flag")? == 1;
+        let t = d.u64("start time")?;
+        start_ts = has_start.then_some(t);
+    }
     Ok((
         slot,
         Container {
@@ -241,6 +260,8 @@ pub fn decode_container(d: &mut Dec<'_>) -> Result<(u32, Container), Short> {
             image,
             pod,
             users,
+            privileged,
+            start_ts,
         },
     ))
 }
@@ -518,6 +539,36 @@ mod tests {
         assert_eq!(
             (back.tid, back.uid, back.res, back.comm.as_slice()),
             (11, 1000, 3, &b"cat"[..])
+        );
+    }
+
+    #[test]
+    fn containers_round_trip_with_privilege_and_start_time() {
+        let c = Container {
+            full_id: "c".repeat(64),
+            runtime: Runtime::Containerd,
+            pod_uid: Some("uid-1".into()),
+            name: Some("nginx".into()),
+            image: Some("nginx:1.27".into()),
+            pod: None,
+            users: None,
+            privileged: Some(true),
+            start_ts: Some(1_796_292_001_000_000_000),
+        };
+        let mut e = Enc::default();
+        encode_container(3, &c, &mut e);
+        let (slot, back) = decode_container(&mut Dec::new(&e.buf), 2).unwrap();
+        assert_eq!((slot, &back), (3, &c));
+        let unknown = Container {
+            privileged: None,
+            start_ts: None,
+            ..c
+        };
+        let mut e = Enc::default();
+        encode_container(0, &unknown, &mut e);
+        assert_eq!(
+            decode_container(&mut Dec::new(&e.buf), 2).unwrap().1,
+            unknown
         );
     }
 

@@ -194,7 +194,7 @@ impl CaptureReader {
                     self.procs.insert(p);
                 }
                 format::REC_CONTAINER => {
-                    let (slot, c) = format::decode_container(&mut d)
+                    let (slot, c) = format::decode_container(&mut d, self.version)
                         .map_err(|e| self.corrupt(start, e.to_string()))?;
                     self.containers.insert_at(slot, c);
                 }

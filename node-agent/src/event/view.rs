@@ -152,6 +152,8 @@ pub fn fills(field: Field) -> bool {
             | ContainerImage
             | ContainerImageRepository
             | ContainerImageTag
+            | ContainerPrivileged
+            | ContainerStartTs
             | ContainerType
             | K8sNsName
             | K8sPodName
@@ -652,6 +654,16 @@ impl FieldSource for EventView<'_> {
                     .and_then(|c| c.image_parts())
                     .map(|p| p.1.as_bytes()),
             ),
+            ContainerPrivileged => {
+                if let Some(v) = self.container.and_then(|c| c.privileged) {
+                    let _ = sink(Value::Bool(v));
+                }
+            }
+            ContainerStartTs => {
+                if let Some(t) = self.container.and_then(|c| c.start_ts) {
+                    let _ = sink(Value::U64(t));
+                }
+            }
             K8sNsName | K8sPodName | K8sPodUid | K8sPodId | K8sPodIp | K8sPodLabel
             | K8sPodLabels => {
                 let Some(pod) = self.container.and_then(|c| c.pod.as_ref()) else {

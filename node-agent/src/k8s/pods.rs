@@ -18,6 +18,10 @@ pub struct PodContainer {
     pub full_id: String,
     pub name: String,
     pub image: String,
+    /// `securityContext.privileged` of its spec (false when not set).
+    pub privileged: Option<bool>,
+    /// `state.running.startedAt`, ns since the epoch.
+    pub started_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,24 @@ pub fn update_of(pod: &Pod) -> PodUpdate {
             .collect(),
         ip: status.and_then(|s| s.pod_ip.clone()),
     };
+    let spec = pod.spec.as_ref();
+    let privileged = |name: &str| -> Option<bool> {
+        let spec = spec?;
+        let regular = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .find(|c| c.name == name)
+            .map(|c| c.security_context.as_ref().and_then(|s| s.privileged));
+        let ephemeral = || {
+            spec.ephemeral_containers
+                .iter()
+                .flatten()
+                .find(|c| c.name == name)
+                .map(|c| c.security_context.as_ref().and_then(|s| s.privileged))
+        };
+        Some(regular.or_else(ephemeral)?.unwrap_or(false))
+    };
     let mut containers = Vec::new();
     if let Some(s) = status {
         for cs in s
@@ -66,10 +88,18 @@ pub fn update_of(pod: &Pod) -> PodUpdate {
                 .map(strip_runtime)
                 .filter(|i| !i.is_empty())
             {
+                let started_ns = cs
+                    .state
+                    .as_ref()
+                    .and_then(|st| st.running.as_ref())
+                    .and_then(|r| r.started_at.as_ref())
+                    .and_then(|t| u64::try_from(t.0.as_nanosecond()).ok());
                 containers.push(PodContainer {
                     full_id: id.to_owned(),
                     name: cs.name.clone(),
                     image: cs.image.clone(),
+                    privileged: privileged(&cs.name),
+                    started_ns,
                 });
             }
         }
@@ -112,9 +142,18 @@ mod tests {
     fn pod_status_to_containers() {
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1", "labels": {"app": "web"}},
+            "spec": {"containers": [
+                {"name": "nginx", "securityContext": {"privileged": true}},
+                {"name": "sidecar"},
+                {"name": "pending"}
+            ]},
             "status": {"podIP": "10.1.2.3", "containerStatuses": [
                 {"name": "nginx", "image": "nginx:1.27", "imageID": "", "ready": true, "restartCount": 0,
-                 "containerID": format!("containerd://{}", "a".repeat(64))},
+                 "containerID": format!("containerd://{}", "a".repeat(64)),
+                 "state": {"running": {"startedAt": "2026-12-03T10:00:01Z"}}},
+                {"name": "sidecar", "image": "busybox", "imageID": "", "ready": true, "restartCount": 0,
+                 "containerID": format!("cri-o://{}", "b".repeat(64)),
+                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
                 {"name": "pending", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0}
             ]}
         }))
@@ -137,11 +176,23 @@ mod tests {
         assert_eq!(meta.labels, vec![("app".to_owned(), "web".to_owned())]);
         assert_eq!(
             containers,
-            vec![PodContainer {
-                full_id: "a".repeat(64),
-                name: "nginx".into(),
-                image: "nginx:1.27".into()
-            }]
+            vec![
+                PodContainer {
+                    full_id: "a".repeat(64),
+                    name: "nginx".into(),
+                    image: "nginx:1.27".into(),
+                    privileged: Some(true),
+                    // date -d 2026-12-03T10:00:01Z +%s
+                    started_ns: Some(1_796_292_001_000_000_000),
+                },
+                PodContainer {
+                    full_id: "b".repeat(64),
+                    name: "sidecar".into(),
+                    image: "busybox".into(),
+                    privileged: Some(false),
+                    started_ns: None,
+                }
+            ]
         );
         assert_eq!(strip_runtime("cri-o://abc"), "abc");
     }

@@ -248,6 +248,10 @@ pub struct Container {
     pub pod: Option<PodMeta>,
     /// `user.name` inside the container comes from its own /etc/passwd.
     pub users: Option<super::users::UserDb>,
+    /// `container.privileged`, from the pod spec (unknown without one).
+    pub privileged: Option<bool>,
+    /// `container.start_ts`: when the container started (ns since the epoch), from the pod status.
+    pub start_ts: Option<u64>,
 }
 
 impl Container {
@@ -273,6 +277,8 @@ pub struct KnownContainer {
     pub name: String,
     pub image: String,
     pub pod: PodMeta,
+    pub privileged: Option<bool>,
+    pub start_ts: Option<u64>,
 }
 
 /// Containers by slot; processes hold the slot of theirs.
@@ -297,6 +303,8 @@ impl ContainerRegistry {
             name: known.map(|k| k.name.clone()),
             image: known.map(|k| k.image.clone()),
             pod: known.map(|k| k.pod.clone()),
+            privileged: known.and_then(|k| k.privileged),
+            start_ts: known.and_then(|k| k.start_ts),
             full_id: c.full_id,
             runtime: c.runtime,
             pod_uid: c.pod_uid,
@@ -320,6 +328,8 @@ impl ContainerRegistry {
                     image: None,
                     pod: None,
                     users: None,
+                    privileged: None,
+                    start_ts: None,
                 });
             }
             self.by_id.insert(c.full_id.clone(), slot);
@@ -338,6 +348,8 @@ impl ContainerRegistry {
             c.name = Some(k.name.clone());
             c.image = Some(k.image.clone());
             c.pod = Some(k.pod.clone());
+            c.privileged = k.privileged;
+            c.start_ts = k.start_ts;
         }
         self.known.insert(full_id.to_owned(), k);
     }
