@@ -45,6 +45,14 @@ enum kestrel_event_flags {
 	KESTREL_F_READ_FAILED = 2, /* a memory read failed; that parameter is empty */
 };
 
+/* kestrel_exec.exe_flags */
+enum kestrel_exe_flags {
+	KESTREL_EXE_KNOWN = 1,       /* exe_ino, exe_ctime_ns and exe_mtime_ns are set */
+	KESTREL_EXE_OVERLAY = 2,     /* the executable is on an overlayfs (a container image) */
+	KESTREL_EXE_UPPER_LAYER = 4, /* ... with its data in the upper, writable layer: written
+					or modified after the container started */
+};
+
 /* Indexes of the per-CPU drop/diagnostic counters (map `drop_counts`). */
 enum kestrel_drop_reason {
 	KESTREL_DROP_RINGBUF_FULL = 0, /* event lost: ring buffer full */
@@ -161,7 +169,10 @@ struct kestrel_exec {
 	__u32 flags;   /* execveat flags */
 	__u32 old_tid; /* tid that called execve (differs from header.tid when a
 			  non-leader thread exec'd and took over the leader's tid) */
-	__u32 _pad;
+	__u32 exe_flags;     /* enum kestrel_exe_flags bits (successful exec only) */
+	__u64 exe_ino;       /* inode number of the executed file */
+	__u64 exe_ctime_ns;  /* its inode change time, ns since the epoch */
+	__u64 exe_mtime_ns;  /* its modification time, ns since the epoch */
 };
 
 /* KESTREL_EV_OPEN. */

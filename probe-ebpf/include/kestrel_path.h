@@ -111,6 +111,76 @@ static __always_inline void ev_file_path(struct kestrel_scratch *s, __u32 idx, s
 	ev_kernel_path(s, idx, &file->f_path);
 }
 
+/* Inode timestamps moved across kernels: i_ctime/i_mtime (timespec64) before 6.6,
+ * __i_ctime from 6.6, __i_mtime from 6.7, i_ctime_sec/i_ctime_nsec... from 6.11. */
+struct inode___pre66 {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___v67 {
+	struct timespec64 __i_ctime;
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 ts_ns(__s64 sec, __s64 nsec)
+{
+	return sec < 0 ? 0 : (__u64)sec * 1000000000ull + (__u64)nsec;
+}
+
+static __always_inline void inode_times(struct inode *inode, __u64 *ctime, __u64 *mtime)
+{
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		/* bit 31 of i_ctime_nsec is the multigrain I_CTIME_QUERIED flag (6.13+) */
+		*ctime = ts_ns(BPF_CORE_READ(inode, i_ctime_sec), BPF_CORE_READ(inode, i_ctime_nsec) & 0x7fffffff);
+		*mtime = ts_ns(BPF_CORE_READ(inode, i_mtime_sec), BPF_CORE_READ(inode, i_mtime_nsec));
+		return;
+	}
+	struct inode___v67 *v67 = (void *)inode;
+	if (bpf_core_field_exists(v67->__i_mtime)) {
+		*ctime = ts_ns(BPF_CORE_READ(v67, __i_ctime.tv_sec), BPF_CORE_READ(v67, __i_ctime.tv_nsec));
+		*mtime = ts_ns(BPF_CORE_READ(v67, __i_mtime.tv_sec), BPF_CORE_READ(v67, __i_mtime.tv_nsec));
+		return;
+	}
+	struct inode___v66 *v66 = (void *)inode;
+	if (bpf_core_field_exists(v66->__i_ctime)) {
+		*ctime = ts_ns(BPF_CORE_READ(v66, __i_ctime.tv_sec), BPF_CORE_READ(v66, __i_ctime.tv_nsec));
+		*mtime = ts_ns(BPF_CORE_READ(v66, i_mtime.tv_sec), BPF_CORE_READ(v66, i_mtime.tv_nsec));
+		return;
+	}
+	struct inode___pre66 *old = (void *)inode;
+	*ctime = ts_ns(BPF_CORE_READ(old, i_ctime.tv_sec), BPF_CORE_READ(old, i_ctime.tv_nsec));
+	*mtime = ts_ns(BPF_CORE_READ(old, i_mtime.tv_sec), BPF_CORE_READ(old, i_mtime.tv_nsec));
+}
+
+#define KESTREL_OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Inode number, times and overlayfs layer of the executed file. struct ovl_inode (in the
+ * overlay module, whose BTF is not in vmlinux) has `struct dentry *__upperdentry` right after
+ * its embedded `struct inode vfs_inode`: non-NULL when the file has an upper-layer copy. */
+static __always_inline void exec_exe_info(struct kestrel_exec *f, struct file *file)
+{
+	if (!file)
+		return;
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	if (!inode)
+		return;
+	f->exe_ino = BPF_CORE_READ(inode, i_ino);
+	inode_times(inode, &f->exe_ctime_ns, &f->exe_mtime_ns);
+	f->exe_flags |= KESTREL_EXE_KNOWN;
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != KESTREL_OVERLAYFS_SUPER_MAGIC)
+		return;
+	f->exe_flags |= KESTREL_EXE_OVERLAY;
+	struct dentry *upper = 0;
+	if (!bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + bpf_core_type_size(struct inode)) && upper)
+		f->exe_flags |= KESTREL_EXE_UPPER_LAYER;
+}
+
 static __always_inline void ev_task_exe(struct kestrel_scratch *s, __u32 idx, struct task_struct *task)
 {
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);

@@ -89,6 +89,16 @@ pub mod flags {
     pub const READ_FAILED: u16 = 2;
 }
 
+/// [`ExecFixed::exe_flags`] bits (`enum kestrel_exe_flags`).
+pub mod exe_flags {
+    /// `exe_ino`, `exe_ctime_ns` and `exe_mtime_ns` are set.
+    pub const KNOWN: u32 = 1;
+    /// The executable is on an overlayfs (a container image).
+    pub const OVERLAY: u32 = 2;
+    /// ... with its data in the upper, writable layer.
+    pub const UPPER_LAYER: u32 = 4;
+}
+
 /// Indexes of the per-CPU counters (`enum kestrel_drop_reason`).
 pub mod drop_reason {
     /// Event lost: ring buffer full.
@@ -287,8 +297,14 @@ pub struct ExecFixed {
     pub flags: u32,
     /// Tid that called execve (differs from the header's when a non-leader thread exec'd).
     pub old_tid: u32,
-    /// Padding.
-    pub _pad: u32,
+    /// [`exe_flags`] bits (successful exec only).
+    pub exe_flags: u32,
+    /// Inode number of the executed file.
+    pub exe_ino: u64,
+    /// Its inode change time, ns since the epoch.
+    pub exe_ctime_ns: u64,
+    /// Its modification time, ns since the epoch.
+    pub exe_mtime_ns: u64,
 }
 
 /// `struct kestrel_open`.
@@ -579,7 +595,19 @@ mod layout_tests {
                 ]
             ),
             rust_struct!(GenericFixed, "kestrel_generic", [args]),
-            rust_struct!(ExecFixed, "kestrel_exec", [dirfd, flags, old_tid, _pad]),
+            rust_struct!(
+                ExecFixed,
+                "kestrel_exec",
+                [
+                    dirfd,
+                    flags,
+                    old_tid,
+                    exe_flags,
+                    exe_ino,
+                    exe_ctime_ns,
+                    exe_mtime_ns
+                ]
+            ),
             rust_struct!(
                 OpenFixed,
                 "kestrel_open",
@@ -680,6 +708,9 @@ mod layout_tests {
         let scalars: &[(&str, i64)] = &[
             ("KESTREL_F_TRUNCATED", flags::TRUNCATED.into()),
             ("KESTREL_F_READ_FAILED", flags::READ_FAILED.into()),
+            ("KESTREL_EXE_KNOWN", exe_flags::KNOWN.into()),
+            ("KESTREL_EXE_OVERLAY", exe_flags::OVERLAY.into()),
+            ("KESTREL_EXE_UPPER_LAYER", exe_flags::UPPER_LAYER.into()),
             (
                 "KESTREL_DROP_RINGBUF_FULL",
                 drop_reason::RINGBUF_FULL.into(),

@@ -533,7 +533,7 @@ mod tests {
             as_bytes(&f),
             &[b"/bin/true", b"true\0-a\0\0x\0", b"/usr/bin/true", b"", b""],
         );
-        let len = 104 + 16 + 10 + 9 + 11 + 13;
+        let len = 104 + 40 + 10 + 9 + 11 + 13;
         let ev = RawEvent::parse(bytes(&w, len)).unwrap();
         let args: Vec<&[u8]> = ev.argv().collect();
         assert_eq!(args, vec![&b"true"[..], b"-a", b"", b"x"]);

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use common::*;
 use kestrel_probe::EventKind;
-use kestrel_probe::event::{CloneFixed, ExecFixed, ProcExitFixed, ProcForkFixed};
+use kestrel_probe::event::{CloneFixed, ExecFixed, ProcExitFixed, ProcForkFixed, exe_flags};
 
 fn argv_ptrs(args: &[CString]) -> Vec<*const libc::c_char> {
     args.iter()
@@ -71,6 +71,103 @@ fn execve_success_reports_filename_argv_comm_exe_and_cwd() {
     let f = e.exec().unwrap();
     assert_eq!((f.dirfd, f.flags, f.old_tid), (libc::AT_FDCWD, 0, pid));
     assert!(!e.is_truncated() && !e.read_failed());
+    // the executed file's inode and times, as stat(2) sees them
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/bin/true").unwrap();
+    assert_eq!(f.exe_flags & exe_flags::KNOWN, exe_flags::KNOWN);
+    assert_eq!(f.exe_ino, m.ino());
+    assert_eq!(
+        f.exe_ctime_ns,
+        (m.ctime() * 1_000_000_000 + m.ctime_nsec()) as u64
+    );
+    assert_eq!(
+        f.exe_mtime_ns,
+        (m.mtime() * 1_000_000_000 + m.mtime_nsec()) as u64
+    );
+    let on_overlay = f.exe_flags & exe_flags::OVERLAY != 0;
+    let fs_type = std::process::Command::new("stat")
+        .args(["-f", "-c", "%T", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        on_overlay,
+        String::from_utf8_lossy(&fs_type.stdout).trim() == "overlayfs",
+        "overlay flag"
+    );
+}
+
+/// Run `exe` (a path under an overlay mount) and return its exec event's fixed part.
+fn exec_fixed_of(probe: &mut kestrel_probe::Probe, exe: &std::path::Path) -> ExecFixed {
+    let path = CString::new(exe.as_os_str().as_encoded_bytes()).unwrap();
+    let args = [path.clone()];
+    let argv = argv_ptrs(&args);
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let mut child = spawn(|_| unsafe {
+        libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        99
+    });
+    let pid = child.pid as u32;
+    child.go();
+    let (status, _) = child.wait();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "exec'd {}",
+        exe.display()
+    );
+    let evs = collect(probe, |e| e.tgid() == pid, |k| !k.is_empty());
+    *evs[0].view().exec().unwrap()
+}
+
+#[test]
+#[ignore = "needs root and eBPF"]
+fn overlayfs_executables_say_which_layer_they_come_from() {
+    let dir = TempDir::new("overlay");
+    let (lower, upper, work, merged) = (
+        dir.path().join("lower"),
+        dir.path().join("upper"),
+        dir.path().join("work"),
+        dir.path().join("merged"),
+    );
+    for d in [&lower, &upper, &work, &merged] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // in the image (lower layer) before the container starts
+    std::fs::copy("/bin/true", lower.join("from-image")).unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let st = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount overlay");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(merged.clone());
+    // dropped into the running container (upper layer)
+    std::fs::copy("/bin/true", merged.join("dropped")).unwrap();
+
+    let mut probe = probe(&["execve"], false, &[]);
+    let image = exec_fixed_of(&mut probe, &merged.join("from-image"));
+    let dropped = exec_fixed_of(&mut probe, &merged.join("dropped"));
+    let all = exe_flags::KNOWN | exe_flags::OVERLAY | exe_flags::UPPER_LAYER;
+    assert_eq!(image.exe_flags & all, exe_flags::KNOWN | exe_flags::OVERLAY);
+    assert_eq!(dropped.exe_flags & all, all);
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(merged.join("dropped")).unwrap();
+    assert_eq!(dropped.exe_ino, m.ino());
+    assert_eq!(
+        dropped.exe_mtime_ns,
+        (m.mtime() * 1_000_000_000 + m.mtime_nsec()) as u64
+    );
 }
 
 #[test]

@@ -194,6 +194,7 @@ static __always_inline void emit_execve(struct task_struct *task, struct kestrel
 	else
 		ev_read_failed(s);
 	if (ret == 0) {
+		exec_exe_info(f, BPF_CORE_READ(task, mm, exe_file));
 		ev_mm_argv(s, KESTREL_EXEC_P_ARGV, task);
 		ev_task_exe(s, KESTREL_EXEC_P_EXE, task);
 	} else {
@@ -679,6 +680,7 @@ int BPF_PROG(kestrel_proc_exec, struct task_struct *p, pid_t old_pid, struct lin
 	const char *interp = BPF_CORE_READ(bprm, interp);
 	ev_kernel_str(s, KESTREL_EXEC_P_FILENAME, filename);
 	ev_mm_argv(s, KESTREL_EXEC_P_ARGV, task);
+	exec_exe_info(f, BPF_CORE_READ(bprm, file));
 	ev_file_path(s, KESTREL_EXEC_P_EXE, BPF_CORE_READ(bprm, file));
 	ev_task_cwd(s, KESTREL_EXEC_P_CWD, task);
 	if (interp && interp != filename)

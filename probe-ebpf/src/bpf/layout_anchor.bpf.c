@@ -27,6 +27,7 @@ struct kestrel_layout_anchor {
 	struct kestrel_proc_exit proc_exit;
 	enum kestrel_event_kind kind;
 	enum kestrel_event_flags flags;
+	enum kestrel_exe_flags exe_flags;
 	enum kestrel_drop_reason drop_reason;
 	enum kestrel_limits limits;
 	enum kestrel_no_syscall no_syscall;
