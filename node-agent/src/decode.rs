@@ -148,6 +148,14 @@ pub fn decode(
             if let Some(x) = raw.fixed::<ExecFixed>() {
                 out.dirfd = x.dirfd as i64;
                 out.flags = x.flags as u64;
+                if x.exe_flags & exe_flags::KNOWN != 0 {
+                    out.exe_file = Some(crate::state::procs::ExeFile {
+                        ino: x.exe_ino,
+                        ctime_ns: x.exe_ctime_ns,
+                        mtime_ns: x.exe_mtime_ns,
+                        upper_layer: Some(x.exe_flags & exe_flags::UPPER_LAYER != 0),
+                    });
+                }
             }
             put(&mut out.path_raw, &mut out.has_path, raw.str_param(0));
             out.text.extend_from_slice(raw.param(1).unwrap_or_default());

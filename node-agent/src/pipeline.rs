@@ -244,6 +244,7 @@ impl Pipeline {
                     }
                     p.loginuid = ev.loginuid;
                     p.start_ns = ev.ts_ns;
+                    p.exe_file = ev.exe_file;
                 }
                 self.refresh_container(ev.tgid, ev.tid, ev.cgroup_id);
             }

@@ -131,6 +131,12 @@ fn every_filled_field_has_a_value_on_a_rich_event() {
         loginuid: 1000,
         start_ns: 3,
         container: Some(slot),
+        exe_file: Some(kestrel_agent::state::procs::ExeFile {
+            ino: 77,
+            ctime_ns: 1,
+            mtime_ns: 1,
+            upper_layer: Some(true),
+        }),
         ..Default::default()
     };
     p.set_command(b"curl", &[b"curl".as_slice(), b"http://x"]);

@@ -307,3 +307,70 @@ fn effective_capabilities_come_from_the_kernel() {
     assert!(agent.stop().success());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+#[ignore = "needs root and eBPF: make test"]
+fn binaries_dropped_into_an_overlay_upper_layer_are_told_apart() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = scratch("overlay");
+    let (lower, upper, work, merged) = (
+        dir.join("lower"),
+        dir.join("upper"),
+        dir.join("work"),
+        dir.join("merged"),
+    );
+    for d in [&lower, &upper, &work, &merged] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::copy("/bin/true", lower.join("from-image")).unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let st = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount overlay");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let unmount = Unmount(merged.clone());
+    std::fs::copy("/bin/true", merged.join("dropped")).unwrap();
+    let rules = dir.join("upper.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Exec from upper layer\n  desc: d\n  condition: evt.type in (execve, execveat) and evt.rawres=0 and proc.is_exe_upper_layer=true\n  output: upper exec %proc.exepath ino=%proc.exe_ino ctime=%proc.exe_ino.ctime\n  priority: WARNING\n\
+         - rule: Exec from lower layer\n  desc: d\n  condition: evt.type in (execve, execveat) and evt.rawres=0 and proc.is_exe_upper_layer=false and proc.exepath startswith /tmp/\n  output: lower exec %proc.exepath\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let mut agent = Agent::start(&[rules], &[]);
+    let dropped = merged.join("dropped");
+    let image = merged.join("from-image");
+    assert!(run(dropped.to_str().unwrap(), &[]).status.success());
+    assert!(run(image.to_str().unwrap(), &[]).status.success());
+    let m = std::fs::metadata(&dropped).unwrap();
+    let line = agent.expect(
+        &[&format!("upper exec {} ino={}", dropped.display(), m.ino())],
+        TWO_SECONDS,
+    );
+    assert!(line.contains(" ctime="), "{line}");
+    agent.expect(&[&format!("lower exec {}", image.display())], TWO_SECONDS);
+    assert!(
+        !agent
+            .seen
+            .iter()
+            .any(|l| l.contains("upper exec") && l.contains("from-image")),
+        "{:?}",
+        agent.seen
+    );
+    assert!(agent.stop().success());
+    drop(unmount);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -21,7 +21,8 @@ use crate::state::users::UserDb;
 
 pub const MAGIC: &[u8; 8] = b"KESTRCAP";
 /// 2: events carry the effective capabilities (`thread.cap_effective`), containers whether they
-/// are privileged and when they started; version 1 files are still read (those fields `<NA>`).
+/// are privileged and when they started, processes their executable's inode facts; version 1
+/// files are still read (those fields `<NA>`).
 pub const VERSION: u16 = 2;
 
 pub const REC_PROCESS: u8 = 1;
@@ -84,9 +85,20 @@ pub fn encode_process(p: &Process, e: &mut Enc) {
         .bytes(&p.args)
         .bytes(&p.cmdline)
         .bytes(&p.cwd);
+    // version 2
+    let x = p.exe_file.unwrap_or_default();
+    e.u8(match (p.exe_file.is_some(), x.upper_layer) {
+        (false, _) => 0,
+        (true, None) => 1,
+        (true, Some(false)) => 2,
+        (true, Some(true)) => 3,
+    })
+    .u64(x.ino)
+    .u64(x.ctime_ns)
+    .u64(x.mtime_ns);
 }
 
-pub fn decode_process(d: &mut Dec<'_>) -> Result<Process, Short> {
+pub fn decode_process(d: &mut Dec<'_>, version: u16) -> Result<Process, Short> {
     let mut p = Process {
         pid: d.u32("pid")?,
         ppid: d.u32("ppid")?,
@@ -106,6 +118,24 @@ pub fn decode_process(d: &mut Dec<'_>) -> Result<Process, Short> {
     p.args = d.bytes("args")?.to_vec();
     p.cmdline = d.bytes("cmdline")?.to_vec();
     p.cwd = d.bytes("cwd")?.to_vec();
+    if version >= 2 {
+        let known = d.u8("executable facts")?;
+        let (ino, ctime_ns, mtime_ns) = (
+            d.u64("executable inode")?,
+            d.u64("executable ctime")?,
+            d.u64("executable mtime")?,
+        );
+        p.exe_file = (known != 0).then_some(crate::state::procs::ExeFile {
+            ino,
+            ctime_ns,
+            mtime_ns,
+            upper_layer: match known {
+                2 => Some(false),
+                3 => Some(true),
+                _ => None,
+            },
+        });
+    }
     Ok(p)
 }
 
@@ -569,6 +599,37 @@ mod tests {
         assert_eq!(
             decode_container(&mut Dec::new(&e.buf), 2).unwrap().1,
             unknown
+        );
+    }
+
+    #[test]
+    fn processes_round_trip_with_executable_facts() {
+        for upper_layer in [None, Some(false), Some(true)] {
+            let mut p = Process {
+                pid: 42,
+                ppid: 1,
+                start_ns: 9,
+                exe_file: Some(crate::state::procs::ExeFile {
+                    ino: 1234,
+                    ctime_ns: 5,
+                    mtime_ns: 6,
+                    upper_layer,
+                }),
+                ..Default::default()
+            };
+            p.set_command(b"sh", &[b"sh".as_slice(), b"-c"]);
+            let mut e = Enc::default();
+            encode_process(&p, &mut e);
+            let back = decode_process(&mut Dec::new(&e.buf), 2).unwrap();
+            assert_eq!(back.exe_file, p.exe_file);
+            assert_eq!((back.pid, back.cmdline.as_slice()), (42, &b"sh -c"[..]));
+        }
+        let p = Process::default();
+        let mut e = Enc::default();
+        encode_process(&p, &mut e);
+        assert_eq!(
+            decode_process(&mut Dec::new(&e.buf), 2).unwrap().exe_file,
+            None
         );
     }
 

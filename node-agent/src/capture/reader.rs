@@ -189,7 +189,7 @@ impl CaptureReader {
             let mut d = Dec::new(payload);
             match kind {
                 format::REC_PROCESS => {
-                    let p = format::decode_process(&mut d)
+                    let p = format::decode_process(&mut d, self.version)
                         .map_err(|e| self.corrupt(start, e.to_string()))?;
                     self.procs.insert(p);
                 }

@@ -35,6 +35,7 @@ fn fingerprint(p: &Process) -> u64 {
         p.loginuid,
         p.start_ns,
         p.container,
+        p.exe_file,
     )
         .hash(&mut h);
     (&p.comm, &p.exe, &p.exepath, &p.args, &p.cmdline, &p.cwd).hash(&mut h);
@@ -88,6 +89,8 @@ impl<W: Write> CaptureWriter<W> {
         {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             (&c.full_id, &c.name, &c.image, &c.pod).hash(&mut h);
+            // users go from unknown to known once; privilege and start time come from the pod
+            (c.users.is_some(), c.privileged, c.start_ts).hash(&mut h);
             let fp = h.finish();
             if self.written_containers.get(&slot) != Some(&fp) {
                 self.written_containers.insert(slot, fp);

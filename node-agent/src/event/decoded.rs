@@ -84,6 +84,8 @@ pub struct DecodedEvent {
     pub loginuid: u32,
     /// Effective capability bits (`None`: not recorded, as in a version 1 capture).
     pub cap_effective: Option<u64>,
+    /// A successful exec: the executed file's inode facts.
+    pub exe_file: Option<crate::state::procs::ExeFile>,
     pub comm: Vec<u8>,
     pub cgroup_id: u64,
     /// The syscall's return value.
@@ -156,6 +158,7 @@ impl Default for DecodedEvent {
             egid: 0,
             loginuid: u32::MAX,
             cap_effective: None,
+            exe_file: None,
             comm: Vec::new(),
             cgroup_id: 0,
             res: 0,

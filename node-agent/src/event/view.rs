@@ -100,6 +100,11 @@ pub fn fills(field: Field) -> bool {
             | ProcFdopencount
             | ProcPidTs
             | ProcDuration
+            | ProcExeIno
+            | ProcExeInoCtime
+            | ProcExeInoMtime
+            | ProcExeInoCtimeDurationProcStart
+            | ProcIsExeUpperLayer
             | ProcIsExeFromMemfd
             | ThreadTid
             | ThreadCapEffective
@@ -480,6 +485,30 @@ impl FieldSource for EventView<'_> {
                 if let Some(p) = p.filter(|p| p.start_ns != 0 && p.start_ns <= ev.ts_ns) {
                     let _ = sink(Value::U64(ev.ts_ns - p.start_ns));
                 }
+            }
+            ProcExeIno
+            | ProcExeInoCtime
+            | ProcExeInoMtime
+            | ProcExeInoCtimeDurationProcStart
+            | ProcIsExeUpperLayer => {
+                let Some(x) = p.and_then(|p| p.exe_file) else {
+                    return;
+                };
+                let _ = match field {
+                    ProcExeIno => sink(Value::U64(x.ino)),
+                    ProcExeInoCtime => sink(Value::U64(x.ctime_ns)),
+                    ProcExeInoMtime => sink(Value::U64(x.mtime_ns)),
+                    ProcExeInoCtimeDurationProcStart => match p.map(|p| p.start_ns) {
+                        Some(start) if start != 0 && start >= x.ctime_ns => {
+                            sink(Value::U64(start - x.ctime_ns))
+                        }
+                        _ => return,
+                    },
+                    _ => match x.upper_layer {
+                        Some(v) => sink(Value::Bool(v)),
+                        None => return,
+                    },
+                };
             }
             ProcIsExeFromMemfd => {
                 if let Some(p) = p {

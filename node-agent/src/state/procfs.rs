@@ -22,6 +22,8 @@ pub struct ProcSnapshot {
     pub comm: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub exepath: Vec<u8>,
+    /// `stat` of `/proc/<pid>/exe` (the executable's inode and times).
+    pub exe_file: Option<super::procs::ExeFile>,
     pub cwd: Vec<u8>,
     /// The content of `/proc/<pid>/cgroup`.
     pub cgroup: String,
@@ -78,6 +80,16 @@ impl ProcFs {
             .map(|c| split_nul(&c))
             .unwrap_or_default();
         snap.exepath = read_link_bytes(&dir.join("exe")).unwrap_or_default();
+        snap.exe_file = fs::metadata(dir.join("exe")).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            let ns = |s: i64, n: i64| (s.max(0) as u64) * 1_000_000_000 + n.max(0) as u64;
+            super::procs::ExeFile {
+                ino: m.ino(),
+                ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+                mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+                upper_layer: None,
+            }
+        });
         snap.cwd = read_link_bytes(&dir.join("cwd")).unwrap_or_default();
         snap.loginuid = fs::read_to_string(dir.join("loginuid"))
             .ok()

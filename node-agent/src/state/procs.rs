@@ -11,6 +11,8 @@ const O_CLOEXEC: u32 = 0o2_000_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct Process {
+    /// The executable's inode facts (`proc.exe_ino*`, `proc.is_exe_upper_layer`).
+    pub exe_file: Option<ExeFile>,
     pub pid: u32,
     pub ppid: u32,
     pub vpid: u32,
@@ -38,6 +40,20 @@ pub struct Process {
     pub start_ns: u64,
 }
 
+/// What the kernel said about the executed file at exec (or `stat` of `/proc/<pid>/exe` for a
+/// process found running).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ExeFile {
+    pub ino: u64,
+    /// Inode change time, ns since the epoch.
+    pub ctime_ns: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: u64,
+    /// In the upper (writable) layer of an overlayfs; `Some(false)` off overlayfs; `None`
+    /// when unknown (a process found running).
+    pub upper_layer: Option<bool>,
+}
+
 impl Process {
     fn from_snapshot(s: ProcSnapshot) -> Self {
         let start_ns = match super::procfs::boot_time_and_ticks() {
@@ -57,6 +73,7 @@ impl Process {
             loginuid: s.loginuid,
             exepath: s.exepath,
             cwd: s.cwd,
+            exe_file: s.exe_file,
             ..Default::default()
         };
         p.set_command(&s.comm, &s.argv);
