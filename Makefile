@@ -71,6 +71,9 @@ e2e: deps ## the chart in a local control plane + the real operator and agent as
 e2e-kind: ## the demo in kind (needs Docker, kind, kubectl, helm; untested in our CI)
 	e2e/kind/e2e-kind.sh
 
+fuzz: ## run the engine's cargo-fuzz targets for FUZZ_SECONDS each (default 60; stable Rust)
+	scripts/fuzz.sh
+
 images: ## build both images (needs Docker)
 	docker build -f images/operator.Dockerfile -t kestrel-operator:dev .
 	docker build -f images/agent.Dockerfile -t kestrel-agent:dev .
