@@ -43,8 +43,6 @@ pub(crate) struct Binder<'a> {
     pub env: Env<'a>,
     pub errors: Vec<BindError>,
     pub fields: BTreeSet<Field>,
-    /// Set when an error was an unknown field (for `skip-if-unknown-filter`).
-    pub unknown_field: bool,
 }
 
 fn ord(op: Op) -> Option<Ord3> {
@@ -160,7 +158,6 @@ impl<'a> Binder<'a> {
             env,
             errors: Vec::new(),
             fields: BTreeSet::new(),
-            unknown_field: false,
         }
     }
 
@@ -208,10 +205,7 @@ impl<'a> Binder<'a> {
             Ok(x) => x,
             Err(e) => {
                 let code = match e {
-                    FieldRefError::Unknown { .. } => {
-                        self.unknown_field = true;
-                        "unknown-field"
-                    }
+                    FieldRefError::Unknown { .. } => "unknown-field",
                     FieldRefError::MissingArg { .. } => "missing-field-arg",
                     _ => "bad-field-arg",
                 };

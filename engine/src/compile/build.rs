@@ -428,20 +428,31 @@ fn inline(
     }))
 }
 
-fn mark_used(b: &Bound, m: &Macros, used: &mut [bool]) {
-    match b {
-        Bound::And(v) | Bound::Or(v) => v.iter().for_each(|x| mark_used(x, m, used)),
-        Bound::Not(x) => mark_used(x, m, used),
-        Bound::Node(_) => {}
-        Bound::Macro(i) => {
-            if !used[*i] {
-                used[*i] = true;
-                if let Some(body) = &m.bound[*i] {
-                    mark_used(body, m, used);
-                }
-            }
+/// The errors `skip-if-unknown-filter: true` turns into warnings, as Falco's
+/// `err_is_unknown_type_or_field`: a field or an event type this engine does not know (rules
+/// written for a newer Falco).
+fn is_unknown_kind(code: &str) -> bool {
+    matches!(code, "unknown-field" | "unknown-event-type")
+}
+
+/// The macros reachable from `direct` through the macros' own references (`refs[i]`: the macros
+/// macro `i` names), sorted.
+fn reachable(direct: &[usize], refs: &[Vec<usize>]) -> Vec<usize> {
+    let mut seen = vec![false; refs.len()];
+    let mut todo: Vec<usize> = direct.to_vec();
+    while let Some(i) = todo.pop() {
+        if !std::mem::replace(&mut seen[i], true) {
+            todo.extend(refs[i].iter().copied());
         }
     }
+    (0..refs.len()).filter(|i| seen[*i]).collect()
+}
+
+/// The indices of the defined macros `e` names (directly).
+fn macro_refs(e: &Expr, c: &Collection) -> Vec<usize> {
+    let mut names = Vec::new();
+    collect_macro_refs(e, &mut names);
+    names.iter().filter_map(|n| c.macro_index(n)).collect()
 }
 
 pub(crate) struct Output {
@@ -467,21 +478,25 @@ pub(crate) fn build(
         macro_names: &macro_names,
     };
 
-    // Macros: parse and bind each once; report later, once we know which are used.
+    // Macros: parse and bind each once; report later, once we know which rules use them.
     let mut macros = Macros {
         bound: Vec::new(),
         fields: Vec::new(),
     };
+    // (syntax error, code, span, message) per macro, and the macros each macro names.
     let mut macro_errors: Vec<Vec<(bool, &'static str, Span, String)>> = Vec::new();
+    let mut macro_refs_of: Vec<Vec<usize>> = Vec::new();
     for m in &c.macros {
         let mut errs = Vec::new();
         let mut fields = BTreeSet::new();
+        let mut refs = Vec::new();
         let bound = match parse_condition(&m.cond.text) {
             Err(e) => {
                 errs.push((true, "syntax", e.span, e.message));
                 None
             }
             Ok(ast) => {
+                refs = macro_refs(&ast, c);
                 let mut b = Binder::new(env());
                 let bound = b.bind(&ast);
                 fields = b.fields;
@@ -494,14 +509,21 @@ pub(crate) fn build(
         macros.bound.push(bound);
         macros.fields.push(fields);
         macro_errors.push(errs);
+        macro_refs_of.push(refs);
     }
+    // Who uses each macro: a syscall rule that is compiled (its macros' errors are errors), a
+    // rule skipped for `skip-if-unknown-filter`, a rule of another source (whose fields this
+    // engine does not check).
+    let mut used_checked = vec![false; c.macros.len()];
+    let mut used_skipped = vec![false; c.macros.len()];
+    let mut used_other = vec![false; c.macros.len()];
 
-    // Rules: parse and bind (condition and exceptions).
+    // Rules: parse and bind (condition and exceptions), parse the output.
     struct Pending<'r> {
         r: &'r RuleState,
         bound: Option<Bound>,
         fields: BTreeSet<Field>,
-        skip: bool,
+        output: Option<OutputTemplate>,
     }
     let mut pending = Vec::new();
     let mut other = Vec::new();
@@ -529,11 +551,17 @@ pub(crate) fn build(
                 .at(r.pos)
                 .item(ItemKind::Rule, &r.name),
             );
+            if let Ok(ast) = parse_condition(&r.cond.text) {
+                for i in reachable(&macro_refs(&ast, c), &macro_refs_of) {
+                    used_other[i] = true;
+                }
+            }
             continue;
         }
         stats.rules += 1;
         let mut b = Binder::new(env());
-        let mut ok = true;
+        // Errors reported on the spot (exception shapes): never skipped.
+        let mut shape_error = false;
         let mut errs: Vec<(String, String, Origin, Span, &'static str, String)> = Vec::new();
         let cond = match parse_condition(&r.cond.text) {
             Err(e) => {
@@ -545,7 +573,6 @@ pub(crate) fn build(
                     "syntax",
                     e.message,
                 ));
-                ok = false;
                 None
             }
             Ok(ast) => Some(ast),
@@ -554,7 +581,7 @@ pub(crate) fn build(
         for e in &r.exceptions {
             match exception_text(e) {
                 Err((pos, msg)) => {
-                    ok = false;
+                    shape_error = true;
                     ctx.diags.push(
                         Diagnostic::error("bad-exception", files[e.file].clone(), msg)
                             .at(pos)
@@ -564,7 +591,6 @@ pub(crate) fn build(
                 Ok(None) => {}
                 Ok(Some(text)) => match parse_condition(&text) {
                     Err(err) => {
-                        ok = false;
                         errs.push((
                             format!("exception {:?}", e.name),
                             text.clone(),
@@ -582,7 +608,9 @@ pub(crate) fn build(
             }
         }
         let mut bound = None;
+        let mut uses = Vec::new();
         if let Some(ast) = &cond {
+            uses = reachable(&macro_refs(ast, c), &macro_refs_of);
             let bc = b.bind(ast);
             for e in std::mem::take(&mut b.errors) {
                 errs.push((
@@ -618,73 +646,120 @@ pub(crate) fn build(
                 Bound::And(all)
             });
         }
-        let skip = b.unknown_field && r.skip_if_unknown_filter;
-        if skip {
-            ctx.diags.push(
-                Diagnostic::warning(
-                    "skipped-unknown-filter",
-                    files[r.file].clone(),
-                    "the condition uses an unknown field and the rule has `skip-if-unknown-filter: true`: the rule is skipped",
-                )
-                .at(r.pos)
-                .item(ItemKind::Rule, &r.name),
+        let output = match OutputTemplate::parse(&r.output.text) {
+            Ok(o) => {
+                for (at, len) in o.container_info_spans() {
+                    ctx.text_diag(
+                        false,
+                        "deprecated-item",
+                        ItemKind::Rule,
+                        &r.name,
+                        "output",
+                        &r.output.text,
+                        &Origin::Joined(&r.output),
+                        Span::new(*at, at + len),
+                        "`%container.info` is deprecated (Falco 0.41 and later print nothing for it); it is expanded to `container_id=%container.id container_name=%container.name`".into(),
+                    );
+                }
+                Some(o)
+            }
+            Err(e) => {
+                errs.push((
+                    "output".into(),
+                    r.output.text.clone(),
+                    Origin::Joined(&r.output),
+                    Span::new(e.offset, e.offset + e.len),
+                    e.code,
+                    e.message,
+                ));
+                None
+            }
+        };
+        // Falco skips the rule, with a warning, when every error is an unknown field or event
+        // type (in the condition, the exceptions, the output or a macro the rule uses).
+        let macro_unknowns: Vec<(usize, &String)> = uses
+            .iter()
+            .flat_map(|&i| macro_errors[i].iter().map(move |e| (i, e)))
+            .filter(|(_, (syntax, code, _, _))| !syntax && is_unknown_kind(code))
+            .map(|(i, (_, _, _, msg))| (i, msg))
+            .collect();
+        let macro_other_errors = uses.iter().any(|&i| {
+            macro_errors[i]
+                .iter()
+                .any(|(syntax, code, _, _)| *syntax || !is_unknown_kind(code))
+        });
+        let skip = r.skip_if_unknown_filter
+            && !shape_error
+            && !macro_other_errors
+            && errs.iter().all(|e| is_unknown_kind(e.4))
+            && (!errs.is_empty() || !macro_unknowns.is_empty());
+        const SKIPPED: &str = "; the rule is skipped (it has `skip-if-unknown-filter: true`)";
+        for (what, text, origin, span, code, msg) in &errs {
+            let (error, msg) = if skip {
+                (false, format!("{msg}{SKIPPED}"))
+            } else {
+                (true, msg.clone())
+            };
+            ctx.text_diag(
+                error,
+                if skip { "skipped-unknown-filter" } else { code },
+                ItemKind::Rule,
+                &r.name,
+                what,
+                text,
+                origin,
+                *span,
+                msg,
             );
-        } else {
-            for (what, text, origin, span, code, msg) in &errs {
-                ctx.text_diag(
-                    true,
-                    code,
-                    ItemKind::Rule,
-                    &r.name,
-                    what,
-                    text,
-                    origin,
-                    *span,
-                    msg.clone(),
+        }
+        if skip {
+            for (i, msg) in &macro_unknowns {
+                ctx.diags.push(
+                    Diagnostic::warning(
+                        "skipped-unknown-filter",
+                        files[r.file].clone(),
+                        format!("macro `{}`: {msg}{SKIPPED}", c.macros[*i].name),
+                    )
+                    .at(r.pos)
+                    .item(ItemKind::Rule, &r.name),
                 );
             }
         }
-        if !errs.is_empty() {
-            ok = false;
+        let used = if skip {
+            &mut used_skipped
+        } else {
+            &mut used_checked
+        };
+        for i in uses {
+            used[i] = true;
         }
+        let ok = errs.is_empty() && !shape_error && !skip;
         pending.push(Pending {
             r,
             bound: if ok { bound } else { None },
             fields: b.fields,
-            skip,
+            output,
         });
     }
 
-    // Report macro errors: errors when a rule uses the macro, warnings otherwise.
-    let mut used = vec![false; c.macros.len()];
-    for p in &pending {
-        if let Some(b) = &p.bound {
-            mark_used(b, &macros, &mut used);
-        }
-    }
-    // A rule that failed to bind may still reference macros: mark through a re-parse.
-    for p in pending.iter().filter(|p| p.bound.is_none() && !p.skip) {
-        if let Ok(ast) = parse_condition(&p.r.cond.text) {
-            let mut names = Vec::new();
-            collect_macro_refs(&ast, &mut names);
-            for n in names {
-                if let Some(i) = c.macro_index(&n) {
-                    used[i] = true;
-                    if let Some(body) = &macros.bound[i] {
-                        mark_used(body, &macros, &mut used);
-                    }
-                }
-            }
-        }
-    }
+    // Report macro errors: errors when a compiled rule uses the macro, warnings otherwise;
+    // nothing for a macro only rules of another source use (their fields are not ours).
     for (i, errs) in macro_errors.iter().enumerate() {
         let m = &c.macros[i];
         for (syntax, code, span, msg) in errs {
-            let error = *syntax || used[i];
-            let msg = if error {
-                msg.clone()
+            let (error, msg) = if *syntax || used_checked[i] {
+                (true, msg.clone())
+            } else if used_skipped[i] {
+                (
+                    false,
+                    format!(
+                        "{msg} (the macro is used only by rules skipped for `skip-if-unknown-filter: true`)"
+                    ),
+                )
+            } else if used_other[i] {
+                continue;
             } else {
-                format!("{msg} (the macro is not used by any rule)")
+                (false, format!("{msg} (the macro is not used by any rule)"))
             };
             ctx.text_diag(
                 error,
@@ -705,10 +780,9 @@ pub(crate) fn build(
     let mut cycle_reported = vec![false; c.macros.len()];
     for p in pending {
         let r = p.r;
-        let Some(bound) = &p.bound else { continue };
-        if p.skip {
+        let (Some(bound), Some(output)) = (&p.bound, p.output) else {
             continue;
-        }
+        };
         let mut fields = p.fields.clone();
         let node = match inline(bound, &macros, &mut Vec::new(), &mut fields) {
             Err(cycle) => {
@@ -741,24 +815,6 @@ pub(crate) fn build(
             }
             Ok(None) => continue,
             Ok(Some(n)) => flatten(n),
-        };
-        let output = match OutputTemplate::parse(&r.output.text) {
-            Ok(o) => o,
-            Err(e) => {
-                let text = r.output.text.clone();
-                ctx.text_diag(
-                    true,
-                    "bad-output",
-                    ItemKind::Rule,
-                    &r.name,
-                    "output",
-                    &text,
-                    &Origin::Joined(&r.output),
-                    Span::new(e.offset, e.offset + e.len),
-                    e.message,
-                );
-                continue;
-            }
         };
         let (types, _) = event_types(&node);
         if types.is_all() && r.warn_evttypes {

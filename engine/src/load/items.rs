@@ -94,6 +94,15 @@ pub(crate) struct Decoder<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
 }
 
+/// The keys that say what a top-level item is.
+const ITEM_KEYS: &[&str] = &[
+    "rule",
+    "macro",
+    "list",
+    "required_engine_version",
+    "required_plugin_versions",
+];
+
 const RULE_KEYS: &[&str] = &[
     "desc",
     "condition",
@@ -167,30 +176,31 @@ impl Decoder<'_> {
         let kinds: Vec<&str> = kv
             .iter()
             .filter_map(|(k, _)| k.as_str())
-            .filter(|k| {
-                matches!(
-                    *k,
-                    "rule"
-                        | "macro"
-                        | "list"
-                        | "required_engine_version"
-                        | "required_plugin_versions"
-                )
-            })
+            .filter(|k| ITEM_KEYS.contains(k))
             .collect();
         match kinds.as_slice() {
             [] => {
+                // Falco: "Unknown top level item" is a warning (LOAD_UNKNOWN_ITEM), the rest of
+                // the file loads.
                 let keys: Vec<_> = kv.iter().filter_map(|(k, _)| k.as_str()).collect();
-                self.err(
+                let sugg = keys
+                    .iter()
+                    .find_map(|k| crate::check::did_you_mean(k, ITEM_KEYS.iter().copied()))
+                    .map(|s| format!(" — did you mean `{s}`?"))
+                    .unwrap_or_default();
+                self.warn(
                     "unknown-item",
                     node.pos,
                     None,
                     format!(
-                        "unknown item: expected a `rule`, `macro`, `list`, `required_engine_version` or `required_plugin_versions` key, found {}",
-                        if keys.is_empty() {
-                            "no key".to_string()
-                        } else {
-                            keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        "unknown top-level item with {} is ignored (an item is a `rule`, `macro`, `list`, `required_engine_version` or `required_plugin_versions`){sugg}",
+                        match keys.as_slice() {
+                            [] => "no key".to_string(),
+                            [k] => format!("key `{k}`"),
+                            ks => format!(
+                                "keys {}",
+                                ks.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                            ),
                         }
                     ),
                 );
@@ -321,11 +331,15 @@ impl Decoder<'_> {
     fn boolean(&mut self, kind: ItemKind, name: &str, key: &str, v: &Node) -> Option<bool> {
         let b = v.as_bool();
         if b.is_none() {
+            let found = match v.as_str() {
+                Some(s) if !v.is_null() => format!("`{s}`"),
+                _ => v.kind_name().to_string(),
+            };
             self.err(
                 "yaml-shape",
                 v.pos,
                 Some((kind, name)),
-                format!("`{key}` must be true or false, found {}", v.kind_name()),
+                format!("`{key}` must be a boolean (true/false, yes/no, on/off), found {found}"),
             );
         }
         b
@@ -591,7 +605,11 @@ impl Decoder<'_> {
                     r.exceptions = self.exceptions(&name, v);
                     ok &= r.exceptions.is_some();
                 }
-                "capture" | "capture_duration" => {}
+                // Not acted on (Kestrel records no captures), but checked as Falco does.
+                "capture" => {
+                    ok &= self.boolean(k, &name, key_s, v).is_some();
+                }
+                "capture_duration" => {}
                 other => {
                     let sugg = crate::check::did_you_mean(other, RULE_KEYS.iter().copied())
                         .map(|s| format!(" — did you mean `{s}`?"))

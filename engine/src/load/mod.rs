@@ -116,6 +116,16 @@ impl Loader {
     /// Load, merge, check and compile everything added so far. On success the warnings are in
     /// [`Compiled::warnings`]; on failure every diagnostic (errors and warnings) is returned.
     pub fn compile(&self, opts: &CompileOptions) -> Result<Compiled, Diagnostics> {
+        self.compile_with_stats(opts).0
+    }
+
+    /// [`Self::compile`], with the counts of what was loaded even when the compile fails (on
+    /// success they are also [`Compiled::stats`]). Rules that did not compile are counted in
+    /// [`Stats::rules`], not in [`Stats::enabled_rules`].
+    pub fn compile_with_stats(
+        &self,
+        opts: &CompileOptions,
+    ) -> (Result<Compiled, Diagnostics>, Stats) {
         let files: Vec<String> = self.docs.iter().map(|(n, _)| n.clone()).collect();
         let mut diags = Vec::new();
         let mut merger = merge::Merger {
@@ -157,9 +167,10 @@ impl Loader {
         let collection = merger.c;
         let out = crate::compile::build::build(&files, &collection, opts, &mut diags);
         if diags.iter().any(Diagnostic::is_error) {
-            return Err(Diagnostics(diags));
+            return (Err(Diagnostics(diags)), out.stats);
         }
-        Ok(Compiled {
+        let stats = out.stats.clone();
+        let compiled = Compiled {
             ruleset: out.ruleset,
             warnings: diags,
             stats: out.stats,
@@ -174,7 +185,8 @@ impl Loader {
                 .iter()
                 .map(|(f, n, v)| (files[*f].clone(), n.clone(), v.clone()))
                 .collect(),
-        })
+        };
+        (Ok(compiled), stats)
     }
 }
 

@@ -50,15 +50,33 @@ impl Node {
         }
     }
 
+    /// The scalar as a boolean, as yaml-cpp's `as<bool>()` (which Falco uses) reads it: `true`/
+    /// `false`, `yes`/`no`, `y`/`n`, `on`/`off`, written in lower case, upper case or capitalised
+    /// (`True`, `YES`), quoted or not.
     pub fn as_bool(&self) -> Option<bool> {
         match &self.y {
-            Yaml::Scalar { value, plain: true } => match value.as_str() {
-                "true" | "True" | "TRUE" => Some(true),
-                "false" | "False" | "FALSE" => Some(false),
-                _ => None,
-            },
+            Yaml::Scalar { value, .. } => parse_bool(value),
             _ => None,
         }
+    }
+}
+
+/// yaml-cpp's boolean words; `None` for anything else (including mixed case such as `tRUE`,
+/// which yaml-cpp rejects too).
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    let mut chars = v.chars();
+    let first = chars.next()?;
+    let rest = chars.as_str();
+    let flexible_case = v.chars().all(|c| c.is_ascii_lowercase())
+        || v.chars().all(|c| c.is_ascii_uppercase())
+        || (first.is_ascii_uppercase() && rest.chars().all(|c| c.is_ascii_lowercase()));
+    if !flexible_case {
+        return None;
+    }
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "on" => Some(true),
+        "false" | "no" | "n" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -207,6 +225,42 @@ mod tests {
         let Yaml::Map(kv) = &items[0].y else { panic!() };
         assert_eq!(kv[1].1.as_str(), Some("x and y\n"));
         assert_eq!(kv[0].0.pos, Pos { line: 1, col: 3 });
+    }
+
+    #[test]
+    fn reads_booleans_as_yaml_cpp_does() {
+        for (t, want) in [
+            ("true", true),
+            ("True", true),
+            ("TRUE", true),
+            ("yes", true),
+            ("Yes", true),
+            ("YES", true),
+            ("y", true),
+            ("Y", true),
+            ("on", true),
+            ("ON", true),
+            ("false", false),
+            ("False", false),
+            ("no", false),
+            ("NO", false),
+            ("n", false),
+            ("N", false),
+            ("off", false),
+            ("Off", false),
+        ] {
+            assert_eq!(parse_bool(t), Some(want), "{t}");
+        }
+        for t in ["", "tRUE", "yEs", "maybe", "1", "0", "t", "nope", "true "] {
+            assert_eq!(parse_bool(t), None, "{t:?}");
+        }
+        let docs = parse("- a: yes\n  b: 'Off'\n  c: \"maybe\"\n  d: [true]\n").unwrap();
+        let Yaml::Seq(items) = &docs[0].y else {
+            panic!()
+        };
+        let Yaml::Map(kv) = &items[0].y else { panic!() };
+        let got: Vec<Option<bool>> = kv.iter().map(|(_, v)| v.as_bool()).collect();
+        assert_eq!(got, [Some(true), Some(false), None, None]);
     }
 
     #[test]

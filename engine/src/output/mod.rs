@@ -32,28 +32,46 @@ pub struct OutputTemplate {
     text: String,
     parts: Vec<Part>,
     fields: Vec<OutputField>,
+    /// Byte offset and length of each `%container.info` token.
+    container_info: Vec<(usize, usize)>,
 }
 
 /// A problem in a template: byte offset and length inside the text, and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
+    /// `unknown-field`, `missing-field-arg`, `bad-field-arg` or `bad-output` (the template's own
+    /// syntax), as for conditions.
+    pub code: &'static str,
     pub offset: usize,
     pub len: usize,
     pub message: String,
 }
+
+/// The deprecated `%container.info` token and what Falco up to 0.40 expanded it to (Falco 0.41+
+/// drops it, since its container plugin adds the container fields itself).
+pub const CONTAINER_INFO: &str = "container.info";
+const CONTAINER_INFO_EXPANSION: [(&str, Field, &str); 2] = [
+    ("container_id=", Field::ContainerId, "container.id"),
+    (" container_name=", Field::ContainerName, "container.name"),
+];
 
 fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'.'
 }
 
 impl OutputTemplate {
-    /// Parse `text`. Unknown fields and bad arguments are errors, as in Falco.
+    /// Parse `text`. Unknown fields and bad arguments are errors, as in Falco. A leading `*`
+    /// (Falco: print the line even when some values are missing, which Kestrel always does) is
+    /// not printed. `%container.info` (deprecated) is expanded to
+    /// `container_id=%container.id container_name=%container.name`, as Falco up to 0.40 did;
+    /// [`Self::container_info_spans`] says where it was.
     pub fn parse(text: &str) -> Result<OutputTemplate, TemplateError> {
         let b = text.as_bytes();
         let mut parts = Vec::new();
         let mut fields: Vec<OutputField> = Vec::new();
+        let mut container_info = Vec::new();
         let mut lit = String::new();
-        let mut i = 0;
+        let mut i = usize::from(b.first() == Some(&b'*'));
         while i < b.len() {
             if b[i] != b'%' {
                 let next = text[i..].find('%').map_or(b.len(), |n| i + n);
@@ -87,6 +105,7 @@ impl OutputTemplate {
                     }
                     None => {
                         return Err(TemplateError {
+                            code: "bad-output",
                             offset: end,
                             len: 1,
                             message: "unclosed `[` after the field name".into(),
@@ -95,18 +114,26 @@ impl OutputTemplate {
                 }
             }
             let name = &text[name_start..end];
-            let (field, farg) = resolve_field_ref(name, arg).map_err(|e| TemplateError {
-                offset: start,
-                len: name_end - start,
-                message: match e {
-                    FieldRefError::Unknown { .. } => e.to_string(),
-                    _ => format!("{e}"),
-                },
-            })?;
+            let is_container_info = name == CONTAINER_INFO && arg.is_none();
+            let resolved = if is_container_info {
+                None
+            } else {
+                Some(resolve_field_ref(name, arg).map_err(|e| TemplateError {
+                    code: match e {
+                        FieldRefError::Unknown { .. } => "unknown-field",
+                        FieldRefError::MissingArg { .. } => "missing-field-arg",
+                        _ => "bad-field-arg",
+                    },
+                    offset: start,
+                    len: name_end - start,
+                    message: e.to_string(),
+                })?)
+            };
             let mut after = name_end;
             if paren {
                 if b.get(after) != Some(&b')') {
                     return Err(TemplateError {
+                        code: "bad-output",
                         offset: start,
                         len: after - start,
                         message: "missing `)` after `%(field`".into(),
@@ -114,22 +141,36 @@ impl OutputTemplate {
                 }
                 after += 1;
             }
-            if !lit.is_empty() {
-                parts.push(Part::Lit(std::mem::take(&mut lit)));
-            }
-            let written = &text[name_start..name_end];
-            let idx = match fields.iter().position(|f| f.name == written) {
-                Some(idx) => idx,
-                None => {
-                    fields.push(OutputField {
-                        field,
-                        arg: farg,
-                        name: written.to_string(),
-                    });
-                    fields.len() - 1
-                }
+            let mut push_field = |parts: &mut Vec<Part>, field, arg, written: &str| {
+                let idx = match fields.iter().position(|f| f.name == written) {
+                    Some(idx) => idx,
+                    None => {
+                        fields.push(OutputField {
+                            field,
+                            arg,
+                            name: written.to_string(),
+                        });
+                        fields.len() - 1
+                    }
+                };
+                parts.push(Part::Field(idx));
             };
-            parts.push(Part::Field(idx));
+            match resolved {
+                Some((field, farg)) => {
+                    if !lit.is_empty() {
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    }
+                    push_field(&mut parts, field, farg, &text[name_start..name_end]);
+                }
+                None => {
+                    container_info.push((start, after - start));
+                    for (label, field, written) in CONTAINER_INFO_EXPANSION {
+                        lit.push_str(label);
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                        push_field(&mut parts, field, FieldArg::None, written);
+                    }
+                }
+            }
             i = after;
         }
         if !lit.is_empty() {
@@ -139,12 +180,18 @@ impl OutputTemplate {
             text: text.to_string(),
             parts,
             fields,
+            container_info,
         })
     }
 
     /// The template as written.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Byte offset and length, in [`Self::text`], of each deprecated `%container.info`.
+    pub fn container_info_spans(&self) -> &[(usize, usize)] {
+        &self.container_info
     }
 
     /// The distinct `%fields` of the template, in order of first use.
@@ -277,5 +324,52 @@ mod tests {
             "unknown field `proc.nmae` — did you mean `proc.name`?"
         );
         assert!(OutputTemplate::parse("%evt.arg").is_err());
+        assert_eq!(e.code, "unknown-field");
+        let e = OutputTemplate::parse("a %proc.aname[x").unwrap_err();
+        assert_eq!((e.code, e.offset, e.len), ("bad-output", 13, 1));
+    }
+
+    #[test]
+    fn strips_a_leading_star() {
+        let ev = r#"{"evt.type":"execve","evt.num":7,"proc.name":"cat"}"#;
+        assert_eq!(render("*%evt.num %proc.name", ev), "7 cat");
+        assert_eq!(render("*x %user.name", ev), "x <NA>");
+        // Only a leading one.
+        assert_eq!(render("a *%proc.name*", ev), "a *cat*");
+        assert_eq!(render("**%proc.name", ev), "*cat");
+        let t = OutputTemplate::parse("*%proc.name").unwrap();
+        assert_eq!(t.text(), "*%proc.name");
+        // Error offsets stay those of the text as written.
+        let e = OutputTemplate::parse("*%proc.nmae").unwrap_err();
+        assert_eq!((e.offset, e.len), (1, 10));
+    }
+
+    #[test]
+    fn expands_container_info() {
+        let ev = r#"{"evt.type":"execve","proc.name":"cat","container.id":"0123456789ab","container.name":"web"}"#;
+        assert_eq!(
+            render("exec by %proc.name %container.info.", ev),
+            "exec by cat container_id=0123456789ab container_name=web."
+        );
+        assert_eq!(
+            render(
+                "(%(container.info))",
+                r#"{"evt.type":"execve","container.id":"host"}"#
+            ),
+            "(container_id=host container_name=<NA>)"
+        );
+        let t = OutputTemplate::parse("id=%container.id %container.info %container.info").unwrap();
+        let names: Vec<&str> = t.fields().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["container.id", "container.name"]);
+        assert_eq!(t.container_info_spans(), [(17, 15), (33, 15)]);
+        assert!(
+            OutputTemplate::parse("%proc.name")
+                .unwrap()
+                .container_info_spans()
+                .is_empty()
+        );
+        // `container.info` with an argument is not the deprecated token: an unknown field.
+        let e = OutputTemplate::parse("%container.info[1]").unwrap_err();
+        assert_eq!(e.code, "unknown-field");
     }
 }
