@@ -2,10 +2,12 @@
 
 use std::process::ExitCode;
 
-use kestrel_engine::CompileOptions;
+use std::path::PathBuf;
+
+use kestrel_engine::{CompileOptions, Loader, Stats};
 
 use crate::cli::ValidateArgs;
-use crate::rules::{LoadedRules, RulesError};
+use crate::rules::{LoadedRules, RulesError, expand_paths};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let opts = CompileOptions {
@@ -33,6 +35,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             for d in &diags.0 {
                 println!("{d}");
             }
+            if let Some(s) = counts(&args.rules.rules, &opts) {
+                println!("{} rules, {} macros, {} lists", s.rules, s.macros, s.lists);
+            }
             let errors = diags.errors().count();
             println!(
                 "FAILED: {errors} error{}",
@@ -41,5 +46,44 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What the files define, counted although they do not compile. The files are loaded again
+/// (only when validation failed): a failed compile returns its diagnostics, and validation
+/// keeps loading through [`LoadedRules::load`], the path `run` takes. `None` when a file can no
+/// longer be read (its error was printed already).
+fn counts(paths: &[PathBuf], opts: &CompileOptions) -> Option<Stats> {
+    let mut loader = Loader::new();
+    for f in expand_paths(paths).ok()? {
+        loader.add_file(f).ok()?;
+    }
+    Some(loader.compile_with_stats(opts).1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_what_a_failing_file_defines() {
+        let dir = std::env::temp_dir().join(format!("kestrel-validate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bad.yaml");
+        std::fs::write(
+            &f,
+            "- list: l\n  items: [a]\n- macro: m\n  condition: proc.name in (l)\n\
+             - rule: X\n  desc: d\n  condition: evt.type = execve and proc.nmae = x\n  output: o\n  priority: NOTICE\n",
+        )
+        .unwrap();
+        let opts = CompileOptions::default();
+        assert!(matches!(
+            LoadedRules::load(std::slice::from_ref(&f), &opts),
+            Err(RulesError::Invalid(_))
+        ));
+        let s = counts(std::slice::from_ref(&f), &opts).unwrap();
+        assert_eq!((s.rules, s.macros, s.lists, s.enabled_rules), (1, 1, 1, 0));
+        assert!(counts(&[dir.join("missing.yaml")], &opts).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
