@@ -203,8 +203,9 @@ pub struct Rule {
     /// Falco's `warn_evttypes`: `false` silences the warning about rules matching every event type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warn_evttypes: Option<bool>,
-    /// Falco's `skip-if-unknown-filter`: `true` skips (instead of rejecting) a rule that uses a field
-    /// the engine does not know.
+    /// Falco's `skip-if-unknown-filter`: `true` skips (instead of rejecting) a rule whose only
+    /// errors are fields or event types the engine does not know, in its condition, exceptions,
+    /// output or the macros it uses.
     #[serde(
         default,
         rename = "skip-if-unknown-filter",
