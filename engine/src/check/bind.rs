@@ -43,6 +43,8 @@ pub(crate) struct Binder<'a> {
     pub env: Env<'a>,
     pub errors: Vec<BindError>,
     pub fields: BTreeSet<Field>,
+    /// Binding the items of an `in (...)`-style list (a bare word there may be a missing list).
+    in_list_literal: bool,
 }
 
 fn ord(op: Op) -> Option<Ord3> {
@@ -97,6 +99,18 @@ fn allowed_ops(ty: FieldType, list: bool) -> &'static [Op] {
         }
         FieldType::Bool | FieldType::Ip | FieldType::IpNet => &[Eq, Ne, In, Intersects, Exists],
     }
+}
+
+/// A word that could name a list: a letter or `_` first, then letters, digits, `_` and `-`,
+/// with at least one letter (so `10.0.0.1` and `443` are not taken for one).
+fn looks_like_list_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !s.eq_ignore_ascii_case("true")
+        && !s.eq_ignore_ascii_case("false")
 }
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
@@ -158,6 +172,7 @@ impl<'a> Binder<'a> {
             env,
             errors: Vec::new(),
             fields: BTreeSet::new(),
+            in_list_literal: false,
         }
     }
 
@@ -415,11 +430,25 @@ impl<'a> Binder<'a> {
         let origin = from_list
             .map(|l| format!(" (from list `{l}`)"))
             .unwrap_or_default();
+        // A bare word where a number or address was expected is most often a list that is not
+        // defined (it lives in a rules file that was not loaded).
+        let undefined = if self.in_list_literal
+            && from_list.is_none()
+            && matches!(
+                ty,
+                FieldType::U64 | FieldType::I64 | FieldType::Ip | FieldType::IpNet
+            )
+            && looks_like_list_name(text)
+        {
+            format!(", and no list named `{text}` is defined")
+        } else {
+            String::new()
+        };
         self.error(
             "bad-value",
             span,
             format!(
-                "`{text}`{origin} is not {} for `{}`{extra}",
+                "`{text}`{origin} is not {} for `{}`{extra}{undefined}",
                 match ty {
                     FieldType::U64 => "a valid unsigned number",
                     FieldType::I64 | FieldType::AbsTime | FieldType::RelTime => "a valid number",
@@ -583,6 +612,19 @@ impl<'a> Binder<'a> {
     }
 
     fn list(&mut self, field: Field, ty: FieldType, op: Op, items: &[Item<'_>]) -> Option<Test> {
+        self.in_list_literal = true;
+        let test = self.list_items(field, ty, op, items);
+        self.in_list_literal = false;
+        test
+    }
+
+    fn list_items(
+        &mut self,
+        field: Field,
+        ty: FieldType,
+        op: Op,
+        items: &[Item<'_>],
+    ) -> Option<Test> {
         if op == Op::Pmatch {
             return Some(Test::Pmatch(PathPrefixes::new(
                 items.iter().map(|i| i.text.as_bytes()),

@@ -7,7 +7,7 @@ use crate::source::FieldArg;
 /// Why a field reference is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldRefError {
-    #[error("unknown field `{name}`{}", suggest(.suggestion))]
+    #[error("unknown field `{name}`{}", hint(.suggestion, name))]
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -25,11 +25,39 @@ pub enum FieldRefError {
     EmptyArg { field: &'static str },
 }
 
-fn suggest(s: &Option<&'static str>) -> String {
+fn hint(s: &Option<&'static str>, name: &str) -> String {
+    if let Some(plugin) = plugin_of(name) {
+        return format!(
+            " — a field of Falco's `{plugin}` plugin; Kestrel evaluates syscall rules only and loads no plugins"
+        );
+    }
     match s {
         Some(s) => format!(" — did you mean `{s}`?"),
         None => String::new(),
     }
+}
+
+/// Field-name prefixes of Falco's plugins and the plugin that defines them.
+const PLUGIN_FIELD_PREFIXES: &[(&str, &str)] = &[
+    ("k8smeta.", "k8smeta"),
+    ("ka.", "k8saudit"),
+    ("jevt.", "json"),
+    ("json.", "json"),
+    ("ct.", "cloudtrail"),
+    ("s3.", "cloudtrail"),
+    ("ec2.", "cloudtrail"),
+    ("gcp.", "gcpaudit"),
+    ("github.", "github"),
+    ("okta.", "okta"),
+    ("dummy.", "dummy"),
+];
+
+/// The plugin whose fields start like `name`, if any.
+pub fn plugin_of(name: &str) -> Option<&'static str> {
+    PLUGIN_FIELD_PREFIXES
+        .iter()
+        .find(|(p, _)| name.starts_with(p))
+        .map(|(_, plugin)| *plugin)
 }
 
 /// Levenshtein distance (bytes).

@@ -299,6 +299,26 @@ fn exception_text(e: &ExceptionDef) -> Result<Option<String>, (Pos, String)> {
 }
 
 /// The event types a condition can match, and whether it tests only `evt.type`.
+/// Falco warns (LOAD_NO_EVTTYPE) when a rule's event-type set is empty or has more than 100
+/// event codes; Falco counts an enter and an exit code per syscall, so that is 50 of ours.
+pub(crate) const MAX_EVENT_TYPES_WITHOUT_WARNING: usize = 50;
+
+/// The warning for a rule whose condition matches no event type or too many, if any.
+fn event_type_warning(types: &EventTypeSet) -> Option<String> {
+    if types.is_empty() {
+        Some("the `evt.type` tests of the condition exclude each other, so the rule can never match (e.g. `evt.type=open and evt.type=execve`)".into())
+    } else if types.is_all() {
+        Some("the condition does not restrict `evt.type`, so the rule runs on every event (slow); add e.g. `evt.type in (open, openat)` or set `warn_evttypes: false`".into())
+    } else if types.len() > MAX_EVENT_TYPES_WITHOUT_WARNING {
+        Some(format!(
+            "the condition matches {} event types (more than {MAX_EVENT_TYPES_WITHOUT_WARNING}, e.g. through `evt.type != X` or `not evt.type in (...)`), so the rule runs on almost every event (slow); list the event types it is about, or set `warn_evttypes: false`",
+            types.len()
+        ))
+    } else {
+        None
+    }
+}
+
 fn event_types(n: &Node) -> (EventTypeSet, bool) {
     match n {
         Node::EvtType(s) => (*s, true),
@@ -661,6 +681,22 @@ pub(crate) fn build(
                         "`%container.info` is deprecated (Falco 0.41 and later print nothing for it); it is expanded to `container_id=%container.id container_name=%container.name`".into(),
                     );
                 }
+                for pr in o.prefix_reads() {
+                    ctx.text_diag(
+                        false,
+                        "output-field-prefix",
+                        ItemKind::Rule,
+                        &r.name,
+                        "output",
+                        &r.output.text,
+                        &Origin::Joined(&r.output),
+                        Span::new(pr.offset, pr.offset + pr.len),
+                        format!(
+                            "{}; read as `%{}` followed by the text `{}`, as Falco does (write `%{} {}` if a space is missing)",
+                            pr.unknown, pr.field, pr.rest, pr.field, pr.rest
+                        ),
+                    );
+                }
                 Some(o)
             }
             Err(e) => {
@@ -817,15 +853,13 @@ pub(crate) fn build(
             Ok(Some(n)) => flatten(n),
         };
         let (types, _) = event_types(&node);
-        if types.is_all() && r.warn_evttypes {
+        if r.warn_evttypes
+            && let Some(message) = event_type_warning(&types)
+        {
             ctx.diags.push(
-                Diagnostic::warning(
-                    "no-event-type",
-                    files[r.file].clone(),
-                    "the condition does not restrict `evt.type`, so the rule runs on every event (slow); add e.g. `evt.type in (open, openat)` or set `warn_evttypes: false`",
-                )
-                .at(r.pos)
-                .item(ItemKind::Rule, &r.name),
+                Diagnostic::warning("no-event-type", files[r.file].clone(), message)
+                    .at(r.pos)
+                    .item(ItemKind::Rule, &r.name),
             );
         }
         if !r.enabled

@@ -34,6 +34,23 @@ pub struct OutputTemplate {
     fields: Vec<OutputField>,
     /// Byte offset and length of each `%container.info` token.
     container_info: Vec<(usize, usize)>,
+    /// `%name` tokens read as a shorter field followed by text, as Falco reads them.
+    prefix_reads: Vec<PrefixRead>,
+}
+
+/// A `%token` whose whole name is no field but which starts with one (`%evt.typeproc.args`):
+/// Falco prints the longest field the token starts with and the rest as text, and so does
+/// Kestrel; the checker warns about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixRead {
+    /// Byte offset of the `%` and length of the whole token as written.
+    pub offset: usize,
+    pub len: usize,
+    /// The field it is read as (`evt.type`) and the text that follows it (`proc.args`).
+    pub field: String,
+    pub rest: String,
+    /// Why the whole token is no field (the message of the unknown-field error).
+    pub unknown: String,
 }
 
 /// A problem in a template: byte offset and length inside the text, and the message.
@@ -55,6 +72,15 @@ const CONTAINER_INFO_EXPANSION: [(&str, Field, &str); 2] = [
     (" container_name=", Field::ContainerName, "container.name"),
 ];
 
+/// The longest strict prefix of `name` that is a field taking no required argument, with its
+/// byte length and resolution.
+fn longest_field_prefix(name: &str) -> Option<(usize, (Field, FieldArg))> {
+    (1..name.len())
+        .rev()
+        .filter(|&k| name.as_bytes()[k - 1] != b'.')
+        .find_map(|k| resolve_field_ref(&name[..k], None).ok().map(|r| (k, r)))
+}
+
 fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'.'
 }
@@ -70,6 +96,7 @@ impl OutputTemplate {
         let mut parts = Vec::new();
         let mut fields: Vec<OutputField> = Vec::new();
         let mut container_info = Vec::new();
+        let mut prefix_reads = Vec::new();
         let mut lit = String::new();
         let mut i = usize::from(b.first() == Some(&b'*'));
         while i < b.len() {
@@ -118,16 +145,38 @@ impl OutputTemplate {
             let resolved = if is_container_info {
                 None
             } else {
-                Some(resolve_field_ref(name, arg).map_err(|e| TemplateError {
-                    code: match e {
-                        FieldRefError::Unknown { .. } => "unknown-field",
-                        FieldRefError::MissingArg { .. } => "missing-field-arg",
-                        _ => "bad-field-arg",
-                    },
-                    offset: start,
-                    len: name_end - start,
-                    message: e.to_string(),
-                })?)
+                match resolve_field_ref(name, arg) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        // Falco reads `%evt.typeproc.args` as `%evt.type` then `proc.args`:
+                        // the longest known field the token starts with (not in `%(...)`).
+                        let prefix = match &e {
+                            FieldRefError::Unknown { .. } if !paren => longest_field_prefix(name),
+                            _ => None,
+                        };
+                        let Some((plen, r)) = prefix else {
+                            return Err(TemplateError {
+                                code: match e {
+                                    FieldRefError::Unknown { .. } => "unknown-field",
+                                    FieldRefError::MissingArg { .. } => "missing-field-arg",
+                                    _ => "bad-field-arg",
+                                },
+                                offset: start,
+                                len: name_end - start,
+                                message: e.to_string(),
+                            });
+                        };
+                        prefix_reads.push(PrefixRead {
+                            offset: start,
+                            len: name_end - start,
+                            field: name[..plen].to_string(),
+                            rest: text[name_start + plen..name_end].to_string(),
+                            unknown: e.to_string(),
+                        });
+                        name_end = name_start + plen;
+                        Some(r)
+                    }
+                }
             };
             let mut after = name_end;
             if paren {
@@ -181,6 +230,7 @@ impl OutputTemplate {
             parts,
             fields,
             container_info,
+            prefix_reads,
         })
     }
 
@@ -192,6 +242,11 @@ impl OutputTemplate {
     /// Byte offset and length, in [`Self::text`], of each deprecated `%container.info`.
     pub fn container_info_spans(&self) -> &[(usize, usize)] {
         &self.container_info
+    }
+
+    /// The `%tokens` read as a shorter field followed by text (see [`PrefixRead`]).
+    pub fn prefix_reads(&self) -> &[PrefixRead] {
+        &self.prefix_reads
     }
 
     /// The distinct `%fields` of the template, in order of first use.
@@ -327,6 +382,34 @@ mod tests {
         assert_eq!(e.code, "unknown-field");
         let e = OutputTemplate::parse("a %proc.aname[x").unwrap_err();
         assert_eq!((e.code, e.offset, e.len), ("bad-output", 13, 1));
+    }
+
+    #[test]
+    fn reads_the_longest_field_a_token_starts_with_as_falco_does() {
+        let ev = r#"{"evt.type":"openat","proc.name":"cat","proc.aname":["bash","sshd"]}"#;
+        assert_eq!(
+            render("e=%evt.typeproc.args n=%proc.namex", ev),
+            "e=openatproc.args n=catx"
+        );
+        // The bracket belongs to the unknown token: it stays text.
+        assert_eq!(render("%proc.namey[2]", ev), "caty[2]");
+        let t = OutputTemplate::parse("e=%evt.typeproc.args").unwrap();
+        let names: Vec<&str> = t.fields().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["evt.type"]);
+        assert_eq!(
+            t.prefix_reads(),
+            [PrefixRead {
+                offset: 2,
+                len: 18,
+                field: "evt.type".into(),
+                rest: "proc.args".into(),
+                unknown: "unknown field `evt.typeproc.args`".into(),
+            }]
+        );
+        // No field is a prefix: still an error, with the suggestion.
+        assert!(OutputTemplate::parse("%proc.nmae").is_err());
+        // Not inside `%(...)`, where the name is delimited.
+        assert!(OutputTemplate::parse("%(proc.namex)").is_err());
     }
 
     #[test]
