@@ -72,6 +72,10 @@ pub struct Diagnostic {
     pub item: Option<(ItemKind, String)>,
     /// YAML position of the item or of the offending key/value.
     pub pos: Option<Pos>,
+    /// File position of the offending token itself, when it is inside a value written over
+    /// several lines (a folded `condition: >`), where the value's own line:column would not
+    /// lead to it. Shown instead of `pos` in the leading `file:line:col`.
+    pub source: Option<Pos>,
     /// Position inside the condition/output text, for errors there.
     pub text: Option<TextPos>,
     /// The problem in plain words.
@@ -86,6 +90,7 @@ impl Diagnostic {
             file: file.into(),
             item: None,
             pos: None,
+            source: None,
             text: None,
             message: message.into(),
         }
@@ -112,6 +117,12 @@ impl Diagnostic {
         self
     }
 
+    /// The file position of the offending token (see [`Diagnostic::source`]).
+    pub fn source_at(mut self, pos: Option<Pos>) -> Self {
+        self.source = pos;
+        self
+    }
+
     pub fn in_text(mut self, text: TextPos) -> Self {
         self.text = Some(text);
         self
@@ -125,7 +136,7 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
-        if let Some(p) = self.pos {
+        if let Some(p) = self.source.or(self.pos) {
             write!(f, ":{p}")?;
         }
         f.write_str(": ")?;

@@ -57,12 +57,14 @@ impl Ctx<'_> {
         span: Span,
         message: String,
     ) {
-        let (file, pos, seg_text, rel) = match origin {
+        let (file, pos, seg_text, rel, source) = match origin {
             Origin::Joined(j) => {
                 let (seg, t) = j.locate(span.start);
-                (seg.file, seg.pos, t, span.start.saturating_sub(seg.start))
+                let rel = span.start.saturating_sub(seg.start);
+                let source = seg.map.as_ref().and_then(|m| m.locate(t, rel));
+                (seg.file, seg.pos, t, rel, source)
             }
-            Origin::Generated { file, pos } => (*file, *pos, text, span.start),
+            Origin::Generated { file, pos } => (*file, *pos, text, span.start, None),
         };
         let (p, line) = line_col(seg_text, rel);
         let line_rest =
@@ -75,12 +77,17 @@ impl Ctx<'_> {
         } else {
             Diagnostic::warning(code, self.files[file].clone(), message)
         };
-        self.diags.push(d.at(pos).item(kind, name).in_text(TextPos {
-            what: what.to_string(),
-            pos: p,
-            len: span_chars.clamp(1, line_rest.max(1)),
-            line_text: line.to_string(),
-        }));
+        self.diags.push(
+            d.at(pos)
+                .source_at(source)
+                .item(kind, name)
+                .in_text(TextPos {
+                    what: what.to_string(),
+                    pos: p,
+                    len: span_chars.clamp(1, line_rest.max(1)),
+                    line_text: line.to_string(),
+                }),
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! Decoding YAML documents into items (rules, macros, lists, version requirements), checking
 //! their shape: required keys, value types, override specifications.
 
-use super::yaml::{Node, Yaml};
+use super::yaml::{Node, ValueMap, Yaml};
 use crate::diag::{Diagnostic, ItemKind, Pos};
 use crate::priority::Priority;
 
@@ -11,6 +11,8 @@ pub(crate) struct Located {
     pub text: String,
     pub file: usize,
     pub pos: Pos,
+    /// Where the pieces of a multi-line value were written.
+    pub map: Option<ValueMap>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +316,7 @@ impl Decoder<'_> {
                     },
                     file: self.file,
                     pos: v.pos,
+                    map: v.map.clone(),
                 })
             }
             _ => {
@@ -371,6 +374,7 @@ impl Decoder<'_> {
                     text: value.clone(),
                     file: self.file,
                     pos: i.pos,
+                    map: i.map.clone(),
                 }),
                 _ => {
                     self.err(
@@ -712,6 +716,7 @@ impl Decoder<'_> {
                             text: value.clone(),
                             file: d.file,
                             pos: n.pos,
+                            map: n.map.clone(),
                         }),
                         n.pos,
                     ))),

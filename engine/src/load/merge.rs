@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::items::{ExceptionDef, Item, ListDef, Located, MacroDef, Mode, RuleDef};
+use super::yaml::ValueMap;
 use crate::diag::{Diagnostic, ItemKind, Pos};
 use crate::priority::Priority;
 
@@ -14,12 +15,14 @@ pub(crate) struct Joined {
     pub segs: Vec<Seg>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Seg {
     pub start: usize,
     pub end: usize,
     pub file: usize,
     pub pos: Pos,
+    /// Where the pieces of a multi-line value were written.
+    pub map: Option<ValueMap>,
 }
 
 impl Joined {
@@ -31,6 +34,7 @@ impl Joined {
                 end: l.text.len(),
                 file: l.file,
                 pos: l.pos,
+                map: l.map.clone(),
             }],
         }
     }
@@ -44,18 +48,18 @@ impl Joined {
             end: self.text.len(),
             file: l.file,
             pos: l.pos,
+            map: l.map.clone(),
         });
     }
 
     /// The piece holding byte `at`, and its text.
-    pub fn locate(&self, at: usize) -> (Seg, &str) {
+    pub fn locate(&self, at: usize) -> (&Seg, &str) {
         let seg = self
             .segs
             .iter()
             .rev()
             .find(|s| s.start <= at)
-            .copied()
-            .unwrap_or(self.segs[0]);
+            .unwrap_or(&self.segs[0]);
         (seg, &self.text[seg.start..seg.end])
     }
 }

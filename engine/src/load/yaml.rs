@@ -1,6 +1,7 @@
 //! A small YAML tree with positions, built from granit-parser's events.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
@@ -22,6 +23,67 @@ pub(crate) enum Yaml {
 pub(crate) struct Node {
     pub y: Yaml,
     pub pos: Pos,
+    /// For a scalar written over several lines: where each piece of its value was written.
+    pub map: Option<ValueMap>,
+}
+
+/// Where the pieces of a multi-line scalar's value were written in the file: for each run of
+/// the value that sits on one source line, its byte offset in the value and the file position
+/// of its first character. Folded (`>`) and plain scalars join their lines, so a position in
+/// the value (`condition 1:306`) is turned back into the file's line and column with it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValueMap(Arc<[(usize, Pos)]>);
+
+impl ValueMap {
+    /// Align the value's non-blank characters with the source's (the value drops indentation,
+    /// line breaks, quotes and escapes, but keeps every other character in order). `None` when
+    /// the value sits on one line or the alignment fails.
+    fn build(value: &str, src: &[char], start: &granit_parser::Marker) -> Option<ValueMap> {
+        let mut anchors: Vec<(usize, Pos)> = Vec::new();
+        let (mut line, mut col) = (start.line() as u32, start.col() as u32 + 1);
+        let mut si = start.index();
+        // Where the previous matched character ended, in the value and in the file.
+        let (mut prev_end, mut prev_line, mut prev_col_end) = (0usize, 0u32, 0u32);
+        for (at, c) in value.char_indices() {
+            if c.is_whitespace() {
+                continue;
+            }
+            loop {
+                let sc = *src.get(si)?;
+                if sc == c {
+                    break;
+                }
+                if sc == '\n' {
+                    line += 1;
+                    col = 1;
+                } else {
+                    col += 1;
+                }
+                si += 1;
+            }
+            // A new piece starts where the value stops following the file character for
+            // character: a new line, or characters the value dropped (quotes, escapes).
+            let contiguous = prev_col_end + value[prev_end..at].chars().count() as u32;
+            if anchors.is_empty() || line != prev_line || col != contiguous {
+                anchors.push((at, Pos { line, col }));
+            }
+            si += 1;
+            col += 1;
+            (prev_end, prev_line, prev_col_end) = (at + c.len_utf8(), line, col);
+        }
+        let lines = anchors.first().map(|(_, p)| p.line) != anchors.last().map(|(_, p)| p.line);
+        lines.then(|| ValueMap(anchors.into()))
+    }
+
+    /// The file position of byte `at` of `value` (the value this map was built for).
+    pub fn locate(&self, value: &str, at: usize) -> Option<Pos> {
+        let (start, pos) = self.0.iter().rev().find(|(s, _)| *s <= at)?;
+        let chars = value.get(*start..at)?.chars().count() as u32;
+        Some(Pos {
+            line: pos.line,
+            col: pos.col + chars,
+        })
+    }
 }
 
 impl Node {
@@ -109,6 +171,8 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut root: Option<Node> = None;
+    // The text as characters (the parser's markers count characters), made on first need.
+    let mut src_chars: Option<Vec<char>> = None;
     for ev in Parser::new_from_str(text) {
         let (ev, span) = ev.map_err(|e| YamlError {
             pos: pos_of(e.marker()),
@@ -135,6 +199,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
                     Node {
                         y: Yaml::Seq(items),
                         pos: p,
+                        map: None,
                     },
                     anchor,
                 ),
@@ -145,26 +210,37 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
                     Node {
                         y: Yaml::Map(items),
                         pos: p,
+                        map: None,
                     },
                     anchor,
                 ),
                 _ => unreachable!("the parser balances mappings"),
             },
-            Event::Scalar(value, style, anchor, _) => (
-                Node {
-                    y: Yaml::Scalar {
-                        value: value.into_owned(),
-                        plain: style == ScalarStyle::Plain,
+            Event::Scalar(value, style, anchor, _) => {
+                let map = if span.end.line() > span.start.line() {
+                    let src = src_chars.get_or_insert_with(|| text.chars().collect());
+                    ValueMap::build(&value, src, &span.start)
+                } else {
+                    None
+                };
+                (
+                    Node {
+                        y: Yaml::Scalar {
+                            value: value.into_owned(),
+                            plain: style == ScalarStyle::Plain,
+                        },
+                        pos,
+                        map,
                     },
-                    pos,
-                },
-                anchor,
-            ),
+                    anchor,
+                )
+            }
             Event::Alias(id) => match anchors.get(&id) {
                 Some(n) => (
                     Node {
                         y: n.y.clone(),
                         pos,
+                        map: None,
                     },
                     0,
                 ),
