@@ -166,6 +166,7 @@ impl Loader {
         diags.append(&mut merge_diags);
         let collection = merger.c;
         let out = crate::compile::build::build(&files, &collection, opts, &mut diags);
+        sort_by_position(&files, &mut diags);
         if diags.iter().any(Diagnostic::is_error) {
             return (Err(Diagnostics(diags)), out.stats);
         }
@@ -188,6 +189,21 @@ impl Loader {
         };
         (Ok(compiled), stats)
     }
+}
+
+/// Order diagnostics as a reader goes through the files: by file (in load order), then by
+/// position (the offending token's when known). Stable, so diagnostics at one place keep the
+/// order they were found in.
+fn sort_by_position(files: &[String], diags: &mut [Diagnostic]) {
+    diags.sort_by_key(|d| {
+        (
+            files
+                .iter()
+                .position(|f| *f == d.file)
+                .unwrap_or(usize::MAX),
+            d.source.or(d.pos),
+        )
+    });
 }
 
 /// Compile one YAML document (the operator's entry point: each FalcoRule rendered to Falco
