@@ -91,6 +91,10 @@ impl Ctx<'_> {
     }
 }
 
+/// How many items a list may have once the lists it names are expanded: lists naming a list
+/// several times multiply at every level. Upstream's largest list has a few hundred.
+pub(crate) const MAX_LIST_ITEMS: usize = 100_000;
+
 /// Expand lists: items naming an earlier list take its items (Falco's visibility rule).
 fn expand_lists(c: &Collection, ctx: &mut Ctx<'_>) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
@@ -110,7 +114,25 @@ fn expand_lists(c: &Collection, ctx: &mut Ctx<'_>) -> HashMap<String, Vec<String
                 continue;
             }
             match c.list(&it.text) {
-                Some(j) if j < idx => items.extend(out[&it.text].iter().cloned()),
+                Some(j) if j < idx => {
+                    let named = &out[&it.text];
+                    if items.len() + named.len() > MAX_LIST_ITEMS {
+                        ctx.diags.push(
+                            Diagnostic::error(
+                                "list-too-large",
+                                ctx.files[it.file].clone(),
+                                format!(
+                                    "list `{}` grows past {MAX_LIST_ITEMS} items once the lists it names are expanded",
+                                    l.name
+                                ),
+                            )
+                            .at(it.pos)
+                            .item(ItemKind::List, &l.name),
+                        );
+                        break;
+                    }
+                    items.extend(named.iter().cloned());
+                }
                 _ => items.push(it.text.clone()),
             }
         }
@@ -404,18 +426,45 @@ struct Macros {
     fields: Vec<BTreeSet<Field>>,
 }
 
-/// Inline macros; `Err(cycle)` names the macros of a reference loop.
+/// How deep macros may name macros (a chain `a` → `b` → ...). Real rule files stay below 15;
+/// the limit keeps a crafted chain from exhausting the stack of the thread that compiles.
+pub(crate) const MAX_MACRO_DEPTH: usize = 64;
+/// How deep a condition may nest once its macros are inlined (each macro's own nesting is
+/// already limited by the parser).
+pub(crate) const MAX_INLINED_DEPTH: usize = 1000;
+/// How many nodes a rule's condition may have once its macros are inlined. Macros that use a
+/// macro twice double at every level (`m1: m2 and m2`, `m2: m3 and m3`...), so a few lines could
+/// otherwise expand to billions of nodes. The largest upstream stable rule has a few hundred.
+pub(crate) const MAX_INLINED_NODES: usize = 100_000;
+
+/// Why a rule's macros could not be inlined.
+enum InlineError {
+    /// The macros of a reference loop.
+    Cycle(Vec<usize>),
+    /// The chain of macros that went past [`MAX_MACRO_DEPTH`] or [`MAX_INLINED_DEPTH`].
+    TooDeep(Vec<usize>),
+    /// More than [`MAX_INLINED_NODES`] nodes.
+    TooLarge,
+}
+
+/// Inline macros (into at most `budget` nodes, `depth` deep so far).
 fn inline(
     b: &Bound,
     m: &Macros,
     stack: &mut Vec<usize>,
     fields: &mut BTreeSet<Field>,
-) -> Result<Option<Node>, Vec<usize>> {
+    budget: &mut usize,
+    depth: usize,
+) -> Result<Option<Node>, InlineError> {
+    *budget = budget.checked_sub(1).ok_or(InlineError::TooLarge)?;
+    if depth > MAX_INLINED_DEPTH {
+        return Err(InlineError::TooDeep(stack.clone()));
+    }
     Ok(Some(match b {
         Bound::And(v) => {
             let mut out = Vec::new();
             for x in v {
-                match inline(x, m, stack, fields)? {
+                match inline(x, m, stack, fields, budget, depth + 1)? {
                     Some(n) => out.push(n),
                     None => return Ok(None),
                 }
@@ -425,14 +474,14 @@ fn inline(
         Bound::Or(v) => {
             let mut out = Vec::new();
             for x in v {
-                match inline(x, m, stack, fields)? {
+                match inline(x, m, stack, fields, budget, depth + 1)? {
                     Some(n) => out.push(n),
                     None => return Ok(None),
                 }
             }
             Node::Or(out.into())
         }
-        Bound::Not(x) => match inline(x, m, stack, fields)? {
+        Bound::Not(x) => match inline(x, m, stack, fields, budget, depth + 1)? {
             Some(n) => Node::Not(Box::new(n)),
             None => return Ok(None),
         },
@@ -441,18 +490,41 @@ fn inline(
             if let Some(at) = stack.iter().position(|s| s == i) {
                 let mut cycle = stack[at..].to_vec();
                 cycle.push(*i);
-                return Err(cycle);
+                return Err(InlineError::Cycle(cycle));
+            }
+            if stack.len() >= MAX_MACRO_DEPTH {
+                let mut chain = stack.clone();
+                chain.push(*i);
+                return Err(InlineError::TooDeep(chain));
             }
             let Some(body) = &m.bound[*i] else {
                 return Ok(None);
             };
             fields.extend(m.fields[*i].iter().copied());
             stack.push(*i);
-            let r = inline(body, m, stack, fields);
+            let r = inline(body, m, stack, fields, budget, depth + 1);
             stack.pop();
             return r;
         }
     }))
+}
+
+/// `a` → `b` → ... → `z` for a chain of macros, eliding the middle of a long one.
+fn macro_chain(chain: &[usize], c: &Collection) -> String {
+    let name = |i: &usize| format!("`{}`", c.macros[*i].name);
+    if chain.len() <= 6 {
+        return chain.iter().map(name).collect::<Vec<_>>().join(" → ");
+    }
+    format!(
+        "{} → ... ({} more) → {}",
+        chain[..3].iter().map(name).collect::<Vec<_>>().join(" → "),
+        chain.len() - 5,
+        chain[chain.len() - 2..]
+            .iter()
+            .map(name)
+            .collect::<Vec<_>>()
+            .join(" → ")
+    )
 }
 
 /// The errors `skip-if-unknown-filter: true` turns into warnings, as Falco's
@@ -827,8 +899,38 @@ pub(crate) fn build(
             continue;
         };
         let mut fields = p.fields.clone();
-        let node = match inline(bound, &macros, &mut Vec::new(), &mut fields) {
-            Err(cycle) => {
+        let mut budget = MAX_INLINED_NODES;
+        let node = match inline(bound, &macros, &mut Vec::new(), &mut fields, &mut budget, 0) {
+            Err(InlineError::TooDeep(chain)) => {
+                ctx.diags.push(
+                    Diagnostic::error(
+                        "condition-too-deep",
+                        files[r.file].clone(),
+                        format!(
+                            "the condition nests too deeply once its macros are expanded (at most {MAX_MACRO_DEPTH} macros within each other, {MAX_INLINED_DEPTH} levels in all): {}",
+                            macro_chain(&chain, c)
+                        ),
+                    )
+                    .at(r.pos)
+                    .item(ItemKind::Rule, &r.name),
+                );
+                continue;
+            }
+            Err(InlineError::TooLarge) => {
+                ctx.diags.push(
+                    Diagnostic::error(
+                        "condition-too-large",
+                        files[r.file].clone(),
+                        format!(
+                            "the condition grows past {MAX_INLINED_NODES} terms once its macros are expanded (macros that use another macro several times multiply at every level)"
+                        ),
+                    )
+                    .at(r.pos)
+                    .item(ItemKind::Rule, &r.name),
+                );
+                continue;
+            }
+            Err(InlineError::Cycle(cycle)) => {
                 let first = cycle[0];
                 if !cycle_reported[first] {
                     for i in &cycle {

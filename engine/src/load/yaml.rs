@@ -165,12 +165,30 @@ enum Frame {
     Map(Vec<(Node, Node)>, Option<Node>, Pos, usize),
 }
 
+/// How many nodes the aliases (`*name`) of one text may copy in all.
+pub(crate) const MAX_ALIAS_NODES: usize = 100_000;
+
+/// The number of nodes of a tree (the parser bounds its nesting).
+fn node_count(y: &Yaml) -> usize {
+    match y {
+        Yaml::Scalar { .. } => 1,
+        Yaml::Seq(items) => 1 + items.iter().map(|n| node_count(&n.y)).sum::<usize>(),
+        Yaml::Map(items) => {
+            1 + items
+                .iter()
+                .map(|(k, v)| node_count(&k.y) + node_count(&v.y))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// Parse every document of `text`; returns the root node of each non-empty document.
 pub(crate) fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut root: Option<Node> = None;
+    let mut alias_nodes = 0usize;
     // The text as characters (the parser's markers count characters), made on first need.
     let mut src_chars: Option<Vec<char>> = None;
     for ev in Parser::new_from_str(text) {
@@ -236,14 +254,27 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
                 )
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => (
-                    Node {
-                        y: n.y.clone(),
-                        pos,
-                        map: None,
-                    },
-                    0,
-                ),
+                Some(n) => {
+                    // Each alias copies its anchor's tree: a few lines of nested aliases
+                    // would otherwise expand to billions of nodes ("billion laughs").
+                    alias_nodes += node_count(&n.y);
+                    if alias_nodes > MAX_ALIAS_NODES {
+                        return Err(YamlError {
+                            pos,
+                            message: format!(
+                                "aliases expand to more than {MAX_ALIAS_NODES} nodes; write the values out instead"
+                            ),
+                        });
+                    }
+                    (
+                        Node {
+                            y: n.y.clone(),
+                            pos,
+                            map: None,
+                        },
+                        0,
+                    )
+                }
                 None => {
                     return Err(YamlError {
                         pos,

@@ -315,12 +315,40 @@ pub fn render_field(
     }
 }
 
+/// Write a string value that a process controls (a command line, a file name): control
+/// characters as `\n`, `\r`, `\t` or `\xNN` and bytes that are not UTF-8 as `\xNN`, so a
+/// value can neither start a forged alert line nor send escape sequences to a terminal, and two
+/// different names never print the same.
+pub fn write_escaped(bytes: &[u8], out: &mut String) {
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid();
+        if !valid.contains(|c: char| c.is_control()) {
+            out.push_str(valid);
+        } else {
+            for c in valid.chars() {
+                match c {
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c.is_control() => {
+                        let mut buf = [0u8; 4];
+                        for b in c.encode_utf8(&mut buf).bytes() {
+                            let _ = write!(out, "\\x{b:02x}");
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
 fn write_value(field: Field, ty: FieldType, v: Value<'_>, out: &mut String) {
     match v {
-        Value::Str(s) => match std::str::from_utf8(s) {
-            Ok(s) => out.push_str(s),
-            Err(_) => out.push_str(&String::from_utf8_lossy(s)),
-        },
+        Value::Str(s) => write_escaped(s, out),
         Value::U64(n) if ty == FieldType::AbsTime => time::write_abstime(field, n, out),
         Value::U64(n) => {
             let _ = write!(out, "{n}");
@@ -410,6 +438,26 @@ mod tests {
         assert!(OutputTemplate::parse("%proc.nmae").is_err());
         // Not inside `%(...)`, where the name is delimited.
         assert!(OutputTemplate::parse("%(proc.namex)").is_err());
+    }
+
+    #[test]
+    fn escapes_control_characters_and_bytes_that_are_not_utf8() {
+        let mut out = String::new();
+        write_escaped(
+            b"ok \xc3\xa9 /tmp/a\nb\r\x1b[2J\x07\tz\xff\xfe \xc2\x85",
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "ok \u{e9} /tmp/a\\nb\\r\\x1b[2J\\x07\\tz\\xff\\xfe \\xc2\\x85"
+        );
+        // A forged second alert line stays on the first.
+        let ev =
+            r#"{"evt.type":"execve","proc.cmdline":"x \n08:51:00.000000000: Critical FORGED"}"#;
+        assert_eq!(
+            render("cmd=%proc.cmdline", ev),
+            "cmd=x \\n08:51:00.000000000: Critical FORGED"
+        );
     }
 
     #[test]
