@@ -745,7 +745,7 @@ pub(crate) fn build(
                 Bound::And(all)
             });
         }
-        let output = match OutputTemplate::parse(&r.output.text) {
+        let output = match OutputTemplate::parse_all(&r.output.text) {
             Ok(o) => {
                 for (at, len) in o.container_info_spans() {
                     ctx.text_diag(
@@ -778,15 +778,17 @@ pub(crate) fn build(
                 }
                 Some(o)
             }
-            Err(e) => {
-                errs.push((
-                    "output".into(),
-                    r.output.text.clone(),
-                    Origin::Joined(&r.output),
-                    Span::new(e.offset, e.offset + e.len),
-                    e.code,
-                    e.message,
-                ));
+            Err(errors) => {
+                for e in errors {
+                    errs.push((
+                        "output".into(),
+                        r.output.text.clone(),
+                        Origin::Joined(&r.output),
+                        Span::new(e.offset, e.offset + e.len),
+                        e.code,
+                        e.message,
+                    ));
+                }
                 None
             }
         };

@@ -92,6 +92,12 @@ impl OutputTemplate {
     /// `container_id=%container.id container_name=%container.name`, as Falco up to 0.40 did;
     /// [`Self::container_info_spans`] says where it was.
     pub fn parse(text: &str) -> Result<OutputTemplate, TemplateError> {
+        Self::parse_all(text).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// [`Self::parse`], reporting every bad `%token` of the template (at least one on `Err`).
+    pub fn parse_all(text: &str) -> Result<OutputTemplate, Vec<TemplateError>> {
+        let mut errors = Vec::new();
         let b = text.as_bytes();
         let mut parts = Vec::new();
         let mut fields: Vec<OutputField> = Vec::new();
@@ -131,12 +137,13 @@ impl OutputTemplate {
                         name_end = end + close + 1;
                     }
                     None => {
-                        return Err(TemplateError {
+                        errors.push(TemplateError {
                             code: "bad-output",
                             offset: end,
                             len: 1,
                             message: "unclosed `[` after the field name".into(),
                         });
+                        break;
                     }
                 }
             }
@@ -155,7 +162,7 @@ impl OutputTemplate {
                             _ => None,
                         };
                         let Some((plen, r)) = prefix else {
-                            return Err(TemplateError {
+                            errors.push(TemplateError {
                                 code: match e {
                                     FieldRefError::Unknown { .. } => "unknown-field",
                                     FieldRefError::MissingArg { .. } => "missing-field-arg",
@@ -165,6 +172,8 @@ impl OutputTemplate {
                                 len: name_end - start,
                                 message: e.to_string(),
                             });
+                            i = name_end;
+                            continue;
                         };
                         prefix_reads.push(PrefixRead {
                             offset: start,
@@ -181,12 +190,14 @@ impl OutputTemplate {
             let mut after = name_end;
             if paren {
                 if b.get(after) != Some(&b')') {
-                    return Err(TemplateError {
+                    errors.push(TemplateError {
                         code: "bad-output",
                         offset: start,
                         len: after - start,
                         message: "missing `)` after `%(field`".into(),
                     });
+                    i = after;
+                    continue;
                 }
                 after += 1;
             }
@@ -221,6 +232,9 @@ impl OutputTemplate {
                 }
             }
             i = after;
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         if !lit.is_empty() {
             parts.push(Part::Lit(lit));
