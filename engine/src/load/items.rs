@@ -120,6 +120,28 @@ const RULE_KEYS: &[&str] = &[
     "capture_duration",
 ];
 
+/// When a mapping wraps rules files (a Helm values file of Falco's chart has them as strings
+/// under `customRules:`; a Kubernetes object has them under `data:` or `spec:`), say so.
+fn wrapped_rules_hint(root: &Node) -> String {
+    let Yaml::Map(entries) = &root.y else {
+        return String::new();
+    };
+    let keys: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+    if keys.contains(&"customRules") {
+        return " — this looks like a Helm values file of Falco's chart: the rules files are the strings under `customRules:`; save each one to its own file".into();
+    }
+    if keys.contains(&"apiVersion") && keys.contains(&"kind") {
+        return " — this looks like a Kubernetes object: the rules are inside it (a ConfigMap's `data:` values, a FalcoRule's `spec:`); apply FalcoRules with kubectl".into();
+    }
+    if let Some(k) = keys
+        .iter()
+        .find(|k| matches!(**k, "rule" | "macro" | "list"))
+    {
+        return format!(" — an item must be a list element: write `- {k}: ...`");
+    }
+    String::new()
+}
+
 impl Decoder<'_> {
     fn err(&mut self, code: &'static str, pos: Pos, item: Option<(ItemKind, &str)>, msg: String) {
         let mut d = Diagnostic::error(code, self.file_name, msg).at(pos);
@@ -148,8 +170,9 @@ impl Decoder<'_> {
                     root.pos,
                     None,
                     format!(
-                        "a rules file must be a list of items (`- rule: ...`, `- macro: ...`, `- list: ...`), found {}",
-                        root.kind_name()
+                        "a rules file must be a list of items (`- rule: ...`, `- macro: ...`, `- list: ...`), found {}{}",
+                        root.kind_name(),
+                        wrapped_rules_hint(root)
                     ),
                 );
                 return;
