@@ -92,6 +92,33 @@ pub fn sock_tuple(t: &kestrel_probe::event::SockTuple, is_server: bool) -> Optio
     })
 }
 
+/// The IP address and port of an AF_INET/AF_INET6 `struct sockaddr`.
+fn inet_addr(a: &kestrel_probe::SockAddr<'_>) -> Option<(std::net::IpAddr, u16)> {
+    match a {
+        kestrel_probe::SockAddr::Inet(v4) => Some(((*v4.ip()).into(), v4.port())),
+        kestrel_probe::SockAddr::Inet6(v6) => Some(((*v6.ip()).into(), v6.port())),
+        _ => None,
+    }
+}
+
+/// True when the kernel left this end of the socket unset: no address, or port 0 (the kernel
+/// clears the port when a connect fails, keeping the address).
+fn unset(end: Option<(std::net::IpAddr, u16)>) -> bool {
+    end.is_none_or(|(_, port)| port == 0)
+}
+
+/// Fill the end of `t` named by the syscall's address argument when the kernel socket no longer
+/// (or not yet) has it, as Falco does: a refused or non-blocking `connect` names its server only
+/// in the caller's sockaddr (the kernel resets the peer on failure), and a failed `bind` its
+/// local address.
+pub fn fill_from_user_addr(t: &mut SockTuple, syscall_nr: i64, user: (std::net::IpAddr, u16)) {
+    match syscall_nr {
+        libc::SYS_connect if unset(t.remote) => t.remote = Some(user),
+        libc::SYS_bind if unset(t.local) => t.local = Some(user),
+        _ => {}
+    }
+}
+
 /// Decode `raw` into `out` (reset first). Returns false for records to skip (an unknown kind, or
 /// a syscall the engine has no event type for).
 pub fn decode(
@@ -192,6 +219,11 @@ pub fn decode(
                 let server =
                     accepting || matches!(h.syscall_nr as i64, libc::SYS_listen | libc::SYS_bind);
                 out.sock = sock_tuple(&s.tuple, server);
+                if let Some(t) = out.sock.as_mut()
+                    && let Some(user) = raw.user_sockaddr().and_then(|a| inet_addr(&a))
+                {
+                    fill_from_user_addr(t, h.syscall_nr as i64, user);
+                }
                 out.socket = [
                     s.tuple.family as u32,
                     s.tuple.r#type as u32,
@@ -293,4 +325,61 @@ pub fn decode(
         out.dirfd = AT_FDCWD;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn tuple(local: (&str, u16), remote: Option<(&str, u16)>, is_server: bool) -> SockTuple {
+        SockTuple {
+            l4proto: L4Proto::Tcp,
+            local: Some((local.0.parse().unwrap(), local.1)),
+            remote: remote.map(|(ip, p)| (ip.parse().unwrap(), p)),
+            is_server,
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn refused_connect_takes_the_server_from_the_callers_address() {
+        // the kernel cleared the peer port and kept the address (TCP), or cleared both
+        for remote in [Some(("127.0.0.1", 0)), None] {
+            let mut t = tuple(("0.0.0.0", 0), remote, false);
+            fill_from_user_addr(&mut t, libc::SYS_connect, (ip("127.0.0.1"), 1));
+            assert_eq!(t.server(), Some((ip("127.0.0.1"), 1)));
+            assert_eq!(t.remote, Some((ip("127.0.0.1"), 1)));
+            assert_eq!(t.local, Some((ip("0.0.0.0"), 0)));
+        }
+        let mut t6 = tuple(("::", 0), None, false);
+        fill_from_user_addr(&mut t6, libc::SYS_connect, (ip("::1"), 8443));
+        assert_eq!(t6.server(), Some((ip("::1"), 8443)));
+    }
+
+    #[test]
+    fn a_connected_socket_keeps_the_kernels_peer() {
+        let mut t = tuple(("10.0.0.2", 40000), Some(("10.0.0.9", 443)), false);
+        fill_from_user_addr(&mut t, libc::SYS_connect, (ip("10.0.0.9"), 8443));
+        assert_eq!(t.remote, Some((ip("10.0.0.9"), 443)));
+    }
+
+    #[test]
+    fn failed_bind_takes_the_local_end_from_the_callers_address() {
+        let mut t = tuple(("0.0.0.0", 0), None, true);
+        fill_from_user_addr(&mut t, libc::SYS_bind, (ip("127.0.0.1"), 22));
+        assert_eq!(t.server(), Some((ip("127.0.0.1"), 22)));
+        assert_eq!(t.remote, None);
+        // a bound socket keeps its kernel address (port 0 asked → the kernel's pick)
+        let mut b = tuple(("127.0.0.1", 41234), None, true);
+        fill_from_user_addr(&mut b, libc::SYS_bind, (ip("127.0.0.1"), 0));
+        assert_eq!(b.local, Some((ip("127.0.0.1"), 41234)));
+        // other syscalls ignore the argument
+        let mut l = tuple(("0.0.0.0", 0), None, true);
+        fill_from_user_addr(&mut l, libc::SYS_listen, (ip("127.0.0.1"), 22));
+        assert_eq!(l.local, Some((ip("0.0.0.0"), 0)));
+    }
 }

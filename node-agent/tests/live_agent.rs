@@ -124,6 +124,50 @@ fn connect_to_listed_address_on_loopback() {
 
 #[test]
 #[ignore = "needs root and eBPF: make test"]
+fn refused_connect_names_the_server_from_the_callers_address() {
+    // a port nobody listens on: bind one, note it, close it
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = scratch("refused");
+    let rules = dir.join("refused.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Refused connect\n  desc: d\n  condition: evt.type = connect and evt.dir = < and fd.sport = {port}\n  output: refused (server=%fd.sip:%fd.sport remote=%fd.rip:%fd.rport name=%fd.name res=%evt.res)\n  priority: WARNING\n"
+        ),
+    )
+    .unwrap();
+    let blocked = dir.join("blocked.yaml");
+    std::fs::write(
+        &blocked,
+        "- list: disallowed_outbound_ips\n  items: [127.0.0.1]\n  append: true\n",
+    )
+    .unwrap();
+    let mut agent = Agent::start(
+        &[default_rules(), blocked, rules],
+        &["--rule-matching", "all"],
+    );
+    let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    let server = format!("server=127.0.0.1:{port}");
+    let line = agent.expect(&["Warning refused", &server], TWO_SECONDS);
+    assert!(line.contains(&format!("remote=127.0.0.1:{port}")), "{line}");
+    assert!(line.contains(&format!("->127.0.0.1:{port} ")), "{line}");
+    assert!(line.contains("res=ECONNREFUSED"), "{line}");
+    // the default rule reports the same server
+    let line = agent.expect(
+        &["Outbound connection to a disallowed address", &server],
+        TWO_SECONDS,
+    );
+    assert!(line.contains("proto=tcp"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs root and eBPF: make test"]
 fn sighup_reload_keeps_last_good_rules_on_error() {
     let dir = scratch("reload");
     let rules = dir.join("custom.yaml");
