@@ -26,9 +26,9 @@ use crate::rules::{LiveRules, LoadedRules};
 use crate::state::procfs::ProcFs;
 use crate::wanted;
 
-/// Fields the rules read that the agent does not fill: said at every load, never silent.
-pub fn warn_unfilled(loaded: &LoadedRules) {
-    let mut unfilled: Vec<&str> = loaded
+/// Fields the rules read that the agent does not fill, sorted and without repeats.
+pub fn unfilled_fields(loaded: &LoadedRules) -> Vec<&'static str> {
+    let mut unfilled: Vec<&'static str> = loaded
         .all_sets()
         .flat_map(|s| s.fields_used())
         .filter(|f| !crate::event::view::fills(*f))
@@ -36,11 +36,17 @@ pub fn warn_unfilled(loaded: &LoadedRules) {
         .collect();
     unfilled.sort_unstable();
     unfilled.dedup();
+    unfilled
+}
+
+/// What [`warn_unfilled`] (and `validate`) say about the fields the agent does not fill.
+pub const UNFILLED_WARNING: &str = "rules use fields this agent does not fill yet (they read as <NA> and their comparisons are false)";
+
+/// Fields the rules read that the agent does not fill: said at every load, never silent.
+pub fn warn_unfilled(loaded: &LoadedRules) {
+    let unfilled = unfilled_fields(loaded);
     if !unfilled.is_empty() {
-        tracing::warn!(
-            fields = %unfilled.join(", "),
-            "rules use fields this agent does not fill yet: they read as <NA> and their comparisons are false"
-        );
+        tracing::warn!(fields = %unfilled.join(", "), "{UNFILLED_WARNING}");
     }
 }
 

@@ -1,15 +1,22 @@
 //! `kestrel-agent validate`: load and compile rule files, print counts and every diagnostic.
 
-use std::process::ExitCode;
-
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use kestrel_engine::{CompileOptions, Loader, Stats};
 
 use crate::cli::ValidateArgs;
 use crate::rules::{LoadedRules, RulesError, expand_paths};
+use crate::run::{UNFILLED_WARNING, unfilled_fields};
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    report(args, &mut std::io::stdout().lock())
+}
+
+/// Validate and write the report to `out`: diagnostics, the fields the agent does not fill (as
+/// `run` warns at load), counts, and a last line saying OK or FAILED.
+pub fn report(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let opts = CompileOptions {
         min_priority: args.rules.min_priority,
         ..Default::default()
@@ -17,32 +24,47 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     match LoadedRules::load(&args.rules.rules, &opts) {
         Ok(loaded) => {
             for w in &loaded.compiled.warnings {
-                println!("{w}");
+                writeln!(out, "{w}")?;
+            }
+            let mut warnings = loaded.compiled.warnings.len();
+            let unfilled = unfilled_fields(&loaded);
+            if !unfilled.is_empty() {
+                writeln!(out, "warning: {UNFILLED_WARNING}: {}", unfilled.join(", "))?;
+                warnings += 1;
             }
             let s = &loaded.compiled.stats;
-            println!("{} rules, {} macros, {} lists", s.rules, s.macros, s.lists);
+            writeln!(
+                out,
+                "{} rules, {} macros, {} lists",
+                s.rules, s.macros, s.lists
+            )?;
             if s.other_source_rules > 0 {
-                println!("{} rules for other sources skipped", s.other_source_rules);
+                writeln!(
+                    out,
+                    "{} rules for other sources skipped",
+                    s.other_source_rules
+                )?;
             }
-            println!(
-                "OK: {} ({} warnings)",
-                loaded.summary,
-                loaded.compiled.warnings.len()
-            );
+            writeln!(out, "OK: {} ({warnings} warnings)", loaded.summary)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(RulesError::Invalid(diags)) => {
             for d in &diags.0 {
-                println!("{d}");
+                writeln!(out, "{d}")?;
             }
             if let Some(s) = counts(&args.rules.rules, &opts) {
-                println!("{} rules, {} macros, {} lists", s.rules, s.macros, s.lists);
+                writeln!(
+                    out,
+                    "{} rules, {} macros, {} lists",
+                    s.rules, s.macros, s.lists
+                )?;
             }
             let errors = diags.errors().count();
-            println!(
+            writeln!(
+                out,
                 "FAILED: {errors} error{}",
                 if errors == 1 { "" } else { "s" }
-            );
+            )?;
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.into()),

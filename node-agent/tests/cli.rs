@@ -1,0 +1,75 @@
+//! What a user reads from the `kestrel-agent` commands that need no kernel: `validate`, error
+//! messages, `test` cases and the README's `replay` example, through the real binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn agent() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kestrel-agent"))
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn validate_lists_the_fields_the_agent_does_not_fill() {
+    let dir = scratch("cli-unfilled");
+    let rules = write(
+        &dir,
+        "ino.yaml",
+        "- rule: Inode three\n  desc: d\n  condition: evt.type = openat and fd.ino = 3\n  output: ino %fd.name\n  priority: NOTICE\n",
+    );
+    let out = agent()
+        .args(["validate", "--rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "warning: rules use fields this agent does not fill yet (they read as <NA> and their comparisons are false): fd.ino",
+            "1 rules, 0 macros, 0 lists",
+            &lines[2],
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("OK: ") && lines[2].ends_with(" (1 warnings)"),
+        "{text}"
+    );
+
+    // every field filled: no such line
+    let filled = write(
+        &dir,
+        "name.yaml",
+        "- rule: Name\n  desc: d\n  condition: evt.type = openat and fd.name = /x\n  output: o %proc.name\n  priority: NOTICE\n",
+    );
+    let out = agent()
+        .args(["validate", "--rules"])
+        .arg(&filled)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("does not fill"), "{text}");
+    assert!(text.ends_with(" (0 warnings)\n"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
