@@ -42,15 +42,12 @@ fn validate_lists_the_fields_the_agent_does_not_fill() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
     assert_eq!(
-        lines,
-        [
-            "warning: rules use fields this agent does not fill yet (they read as <NA> and their comparisons are false): fd.ino",
-            "1 rules, 0 macros, 0 lists",
-            &lines[2],
-        ],
-        "{text}"
+        lines[0],
+        "warning: rules use fields this agent does not fill yet (they read as <NA> and their comparisons are false): fd.ino"
     );
+    assert_eq!(lines[1], "1 rules, 0 macros, 0 lists");
     assert!(
         lines[2].starts_with("OK: ") && lines[2].ends_with(" (1 warnings)"),
         "{text}"
