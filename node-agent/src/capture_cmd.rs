@@ -28,8 +28,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
         }
         w
     } else {
-        let loaded = LoadedRules::load(&args.rules, &CompileOptions::default())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let loaded = LoadedRules::load(&args.rules, &CompileOptions::default())?;
         wanted::plan(&loaded.compiled.ruleset).wanted
     };
     let file = std::fs::File::create(&args.output)

@@ -141,7 +141,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
         min_priority: args.rules.min_priority,
         ..Default::default()
     };
-    let loaded = LoadedRules::load(&args.rules.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = LoadedRules::load(&args.rules.rules, &opts)?;
     let text = std::fs::read_to_string(&args.cases)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.cases.display()))?;
     let results = run_cases(&args.cases.display().to_string(), &text, &loaded)?;

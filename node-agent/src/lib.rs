@@ -7,6 +7,7 @@ pub mod capture_cmd;
 pub mod casetest;
 pub mod cli;
 pub mod decode;
+pub mod error_chain;
 pub mod event;
 pub mod k8s;
 pub mod metrics;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kestrel_agent::{capture_cmd, casetest, cli, replay, run, validate};
+use kestrel_agent::{capture_cmd, casetest, cli, error_chain, replay, run, validate};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kestrel-agent: {e:#}");
+            eprintln!("kestrel-agent: {}", error_chain::anyhow_chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -106,7 +106,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         min_priority: args.rules.min_priority,
         ..Default::default()
     };
-    let loaded = LoadedRules::load(&args.rules.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = LoadedRules::load(&args.rules.rules, &opts)?;
     crate::run::warn_unfilled(&loaded);
     let rules = &loaded.compiled.ruleset;
     let stdout = std::io::stdout();

@@ -10,7 +10,7 @@ use kestrel_engine::{CompileOptions, Compiled, Diagnostics, Loader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("rules path {path}: {source}")]
+    #[error("rules path {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -252,10 +252,9 @@ mod tests {
     #[test]
     fn missing_and_empty_paths_are_clear_errors() {
         let e = expand_paths(&[PathBuf::from("/nonexistent/rules.yaml")]).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("rules path /nonexistent/rules.yaml: "),
-            "{e}"
+        assert_eq!(
+            crate::error_chain::Chain(&e).to_string(),
+            "rules path /nonexistent/rules.yaml: No such file or directory (os error 2)"
         );
         let d = tmpdir("empty");
         let e = expand_paths(std::slice::from_ref(&d)).unwrap_err();

@@ -19,6 +19,7 @@ use crate::alert::writer::{AlertOutput, AlertQueue, LogLineOutput};
 use crate::capture::CaptureWriter;
 use crate::cli::RunArgs;
 use crate::decode::{EventTypeMap, decode};
+use crate::error_chain::{Chain, anyhow_chain};
 use crate::event::{DecodedEvent, EventView};
 use crate::metrics::{AgentStats, MetricsServer, MetricsSources};
 use crate::pipeline::Pipeline;
@@ -102,7 +103,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = if args.rules.rules.is_empty() {
         LoadedRules::empty()
     } else {
-        LoadedRules::load(&args.rules.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?
+        LoadedRules::load(&args.rules.rules, &opts)?
     };
     for w in &loaded.compiled.warnings {
         tracing::debug!("{w}");
@@ -390,7 +391,7 @@ fn spawn_reloader(
                         warn_unfilled(&new);
                         let summary = new.summary.clone();
                         if let Err(e) = apply_plan(&control, &new) {
-                            tracing::error!(error = %e, "reload: keeping the previous rule set");
+                            tracing::error!(error = %anyhow_chain(&e), "reload: keeping the previous rule set");
                             live.record_failed_reload();
                             continue;
                         }
@@ -398,7 +399,10 @@ fn spawn_reloader(
                         tracing::info!("reloaded {summary}");
                     }
                     Err(e) => {
-                        tracing::error!("reload failed, keeping the last good rule set:\n{e}");
+                        tracing::error!(
+                            "reload failed, keeping the last good rule set:\n{}",
+                            Chain(&e)
+                        );
                         live.record_failed_reload();
                     }
                 }

@@ -70,3 +70,23 @@ fn validate_lists_the_fields_the_agent_does_not_fill() {
     assert!(text.ends_with(" (0 warnings)\n"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_missing_rules_file_says_its_cause_once() {
+    for cmd in ["validate", "test", "replay"] {
+        let mut c = agent();
+        c.args([cmd, "--rules", "/nonexistent-kestrel/rules.yaml"]);
+        match cmd {
+            "test" => c.args(["--cases", "/dev/null"]),
+            "replay" => c.args(["--events", "/dev/null"]),
+            _ => &mut c,
+        };
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert_eq!(
+            stderr(&out),
+            "kestrel-agent: rules path /nonexistent-kestrel/rules.yaml: No such file or directory (os error 2)\n",
+            "{cmd}"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use crate::state::users::UserDb;
 /// Why a capture cannot be read. Every variant says where.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,

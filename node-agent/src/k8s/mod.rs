@@ -31,6 +31,7 @@ use kube::runtime::watcher;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::alert::writer::AlertOutput;
+use crate::error_chain::Chain;
 use crate::rules::LiveRules;
 
 /// What `run --kubernetes` needs to know.
@@ -186,8 +187,8 @@ async fn watch_rules(
                 on_rules(&loaded);
                 let plan = crate::wanted::plan_all(&loaded);
                 if let Err(e) = control.set_wanted_syscalls(&plan.wanted) {
-                    tracing::error!(error = %e, "updating the probe filter failed; keeping the previous rule set");
-                    st.error = Some(format!("probe filter update failed: {e}"));
+                    tracing::error!(error = %Chain(&e), "updating the probe filter failed; keeping the previous rule set");
+                    st.error = Some(format!("probe filter update failed: {}", Chain(&e)));
                     live.record_failed_reload();
                     continue;
                 }
@@ -199,9 +200,10 @@ async fn watch_rules(
             }
             Ok(Err(e)) => {
                 tracing::error!(
-                    "cluster rule set does not compile, keeping the last good one:\n{e}"
+                    "cluster rule set does not compile, keeping the last good one:\n{}",
+                    Chain(&e)
                 );
-                st.error = Some(e.to_string());
+                st.error = Some(Chain(&e).to_string());
                 live.record_failed_reload();
             }
             Err(e) => {
