@@ -20,7 +20,7 @@ $(AGENT): FORCE deps
 	$(CARGO) build --release -p kestrel-agent
 
 run: $(AGENT) ## run the agent on this host with the default rules, printing alerts (needs root)
-	@if [ "$$(id -u)" != 0 ]; then echo "make run: the eBPF probe needs root (or CAP_BPF+CAP_PERFMON+CAP_SYS_ADMIN): run it as root" >&2; exit 1; fi
+	@if [ "$$(id -u)" != 0 ]; then echo "make run: run it as root (the agent needs root or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (and CAP_SYS_RESOURCE on kernels before 5.11))" >&2; exit 1; fi
 	$(AGENT) run --rules $(RULES) --rules config/samples/falco-customrules.yaml $(AGENT_FLAGS)
 
 validate: $(AGENT) ## load and compile the default rules without attaching anything

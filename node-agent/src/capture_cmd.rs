@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use kestrel_engine::CompileOptions;
-use kestrel_probe::{Probe, ProbeOptions, RawEvent, WantedSyscalls};
+use kestrel_probe::{ProbeOptions, RawEvent, WantedSyscalls};
 
 use crate::capture::CaptureWriter;
 use crate::capture::format::Header;
@@ -53,7 +53,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
         wanted,
         ..ProbeOptions::default()
     };
-    let mut probe = Probe::load(&probe_opts).context("loading the eBPF probe")?;
+    let mut probe = crate::run::load_probe(&probe_opts)?;
     let mut pipeline = Pipeline::new(ProcFs::default(), hostname.into(), RuleMatching::All);
     pipeline.seed();
     let stop = Arc::new(AtomicBool::new(false));

@@ -4,6 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// What `run` and `capture` need when not run as root: CAP_BPF and CAP_PERFMON load and attach the
+/// probe; CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH read other users' `/proc/<pid>/{exe,cwd,fd,root}`
+/// (without them those processes have no executable, cwd, fd names or container users); kernels
+/// before 5.11 also charge eBPF maps to RLIMIT_MEMLOCK, raised with CAP_SYS_RESOURCE. No
+/// CAP_SYS_ADMIN. The same list is in the `run` help, the Makefile and the probe-load error.
+pub const CAPABILITIES: &str = "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (and CAP_SYS_RESOURCE on kernels before 5.11)";
+
 /// Kestrel node agent: an eBPF syscall probe and Falco rules, printing Falco-format alerts.
 #[derive(Debug, Parser)]
 #[command(name = "kestrel-agent", version, about, long_about = None, propagate_version = true)]
@@ -15,14 +22,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Attach the eBPF probe and evaluate rules against every syscall of this host (needs root or
-    /// CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE). SIGHUP reloads the rule files; a bad file keeps the
-    /// last good rule set. SIGINT/SIGTERM stop cleanly and print the counters.
+    /// CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (and CAP_SYS_RESOURCE on kernels before 5.11)). SIGHUP reloads the rule files; a bad file keeps the last good rule set.
+    /// SIGINT/SIGTERM stop cleanly and print the counters.
     Run(RunArgs),
     /// Load and compile rule files without attaching anything; print `N rules, M macros, L lists`
     /// and every error and warning; exit non-zero on any error.
     Validate(ValidateArgs),
     /// Record the event stream as the engine sees it (syscall, arguments, return value, and the
-    /// process, fd and container state the fields read) into a capture file. Needs root.
+    /// process, fd and container state the fields read) into a capture file. Needs root or the
+    /// capabilities `run` needs.
     Capture(CaptureArgs),
     /// Evaluate rules over a capture file, or over hand-written events (JSON lines of field values,
     /// e.g. `{"evt.type":"openat","fd.name":"/etc/passwd","proc.name":"cat"}`), and print the alerts

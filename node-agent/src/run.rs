@@ -51,6 +51,21 @@ pub fn warn_unfilled(loaded: &LoadedRules) {
     }
 }
 
+/// Load the probe; a refused bpf() call names every capability the agent needs.
+pub fn load_probe(opts: &ProbeOptions) -> anyhow::Result<Probe> {
+    Probe::load(opts).map_err(|e| {
+        let context = if matches!(e, kestrel_probe::ProbeError::PermissionDenied { .. }) {
+            format!(
+                "loading the eBPF probe (kestrel-agent needs root or {})",
+                crate::cli::CAPABILITIES
+            )
+        } else {
+            "loading the eBPF probe".to_owned()
+        };
+        anyhow::Error::new(e).context(context)
+    })
+}
+
 fn apply_plan(control: &ProbeControl, loaded: &LoadedRules) -> anyhow::Result<()> {
     let plan = wanted::plan_all(loaded);
     if plan.unrestricted {
@@ -123,7 +138,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             .context("--ring-buffer-mib too large")?,
         ..ProbeOptions::default()
     };
-    let mut probe = Probe::load(&probe_opts).context("loading the eBPF probe")?;
+    let mut probe = load_probe(&probe_opts)?;
     let control = probe.control();
     apply_plan(&control, &loaded)?;
     let live = Arc::new(LiveRules::new(loaded));

@@ -90,3 +90,53 @@ fn a_missing_rules_file_says_its_cause_once() {
         );
     }
 }
+
+/// The capability list `run --help` states.
+const CAPABILITIES: &str = "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (and CAP_SYS_RESOURCE on kernels before 5.11)";
+
+#[test]
+fn capabilities_are_named_the_same_in_help_and_makefile() {
+    assert_eq!(kestrel_agent::cli::CAPABILITIES, CAPABILITIES);
+    let help = agent().args(["run", "--help"]).output().unwrap();
+    // clap re-wraps the text: compare with whitespace collapsed
+    let flat = stdout(&help)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains(&format!("needs root or {CAPABILITIES}")),
+        "{flat}"
+    );
+    let makefile = std::fs::read_to_string(repo().join("Makefile")).unwrap();
+    assert!(
+        makefile.contains(&format!("the agent needs root or {CAPABILITIES}")),
+        "Makefile"
+    );
+    for stale in ["CAP_SYS_ADMIN", "CAP_BPF+CAP_PERFMON"] {
+        assert!(!makefile.contains(stale), "Makefile still says {stale}");
+        assert!(!flat.contains(stale), "run --help still says {stale}");
+    }
+}
+
+#[test]
+#[ignore = "needs root and eBPF: make test"]
+fn a_refused_probe_load_names_the_capabilities() {
+    // root without CAP_PERFMON: the kernel refuses the tracing programs
+    let out = Command::new("setpriv")
+        .args(["--inh-caps=-all", "--bounding-set=-all,+bpf", "--"])
+        .arg(env!("CARGO_BIN_EXE_kestrel-agent"))
+        .arg("run")
+        .arg("--rules")
+        .arg(default_rules())
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "kestrel-agent: loading the eBPF probe (kestrel-agent needs root or {CAPABILITIES}): permission denied"
+        )),
+        "{err}"
+    );
+}
