@@ -99,8 +99,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<ExitCode> {
     }
     let drops = probe.drop_counts().map(|d| d.lost_events()).unwrap_or(0);
     let events = writer.events;
-    let bytes = writer.bytes;
-    writer
+    let (_, bytes) = writer
         .finish(drops)
         .with_context(|| format!("writing {}", args.output.display()))?;
     println!(

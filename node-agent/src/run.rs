@@ -339,8 +339,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = capture {
         let drops = probe.drop_counts().map(|d| d.lost_events()).unwrap_or(0);
         let events = w.events;
-        w.finish(drops).context("finishing the capture file")?;
-        tracing::info!(events, "capture written");
+        let (_, bytes) = w.finish(drops).context("finishing the capture file")?;
+        tracing::info!(events, bytes, "capture written");
     }
     if let Some(e) = capture_error {
         tracing::error!(error = %e, "writing the capture file failed; it stops at the first error");

@@ -95,6 +95,12 @@ fn capture_command_records_what_rules_need_later() {
     assert!(summary.starts_with("captured "), "{summary}");
     let events: u64 = summary.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(events > 0, "{summary}");
+    // the size it reports is the file's: header, records and trailer
+    let size = std::fs::metadata(&cap).unwrap().len();
+    assert!(
+        summary.trim_end().ends_with(&format!(" ({size} bytes)")),
+        "{summary} vs {size}"
+    );
     // rules written after the capture still find the event
     let lines = replay_lines(&cap);
     assert!(

@@ -126,12 +126,33 @@ impl<W: Write> CaptureWriter<W> {
         Ok(())
     }
 
-    /// Write the trailer (counts) and flush.
-    pub fn finish(mut self, kernel_drops: u64) -> std::io::Result<W> {
+    /// Write the trailer (counts) and flush. Returns the output and the bytes written in all:
+    /// header, records and trailer, the size of the file it made.
+    pub fn finish(mut self, kernel_drops: u64) -> std::io::Result<(W, u64)> {
         let events = self.events;
         self.enc.u64(events).u64(kernel_drops);
         self.emit(format::REC_TRAILER)?;
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, self.bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_counts_header_records_and_trailer() {
+        let header = Header {
+            created_ns: 7,
+            hostname: "node-a".into(),
+            agent_version: "1.2.3".into(),
+        };
+        let w = CaptureWriter::new(Vec::new(), &header).unwrap();
+        let header_len = w.bytes;
+        assert_eq!(header_len, format::encode_header(&header).len() as u64);
+        let (out, bytes) = w.finish(3).unwrap();
+        assert_eq!(bytes, out.len() as u64);
+        assert!(bytes > header_len, "the trailer is counted");
     }
 }
