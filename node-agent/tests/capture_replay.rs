@@ -251,11 +251,10 @@ fn test_command_passes_and_fails() {
         .arg(&unknown_rule)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("names rule `No Such Rule`, which the rule files do not define")
-    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(
+        "FAIL  x\n        names rule `No Such Rule`, which the rule files do not define\n"
+    ));
 }
 
 /// A valid capture made from a JSON-free, kernel-free source: record via the library.

@@ -140,3 +140,97 @@ fn a_refused_probe_load_names_the_capabilities() {
         "{err}"
     );
 }
+
+/// `kestrel-agent test` with the default and sample rules over `cases`.
+fn test_cases(cases: &Path) -> Output {
+    agent()
+        .args(["test", "--rules"])
+        .arg(default_rules())
+        .arg("--rules")
+        .arg(sample_rules())
+        .arg("--cases")
+        .arg(cases)
+        .output()
+        .unwrap()
+}
+
+const PASSWD_EVENT: &str = "{evt.type: openat, evt.is_open_read: true, fd.typechar: f, fd.num: 3, fd.name: /etc/passwd, proc.name: cat}";
+
+#[test]
+fn test_cases_yaml_errors_lead_with_file_line_column() {
+    let dir = scratch("cli-cases-yaml");
+    let f = write(
+        &dir,
+        "broken.yaml",
+        &format!("cases:\n  - name: a\n    event: {PASSWD_EVENT}\n  x: [\n"),
+    );
+    let out = test_cases(&f);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "kestrel-agent: {}:4:3: did not find expected '-' indicator, while parsing a block collection at line 2 column 3\n",
+            f.display()
+        )
+    );
+    assert_eq!(stdout(&out), "");
+    // a misspelt top-level key: position and the expected key
+    let f = write(&dir, "key.yaml", "case:\n  - name: a\n");
+    let out = test_cases(&f);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "kestrel-agent: {}:1:1: unknown field `case`, expected `cases`\n",
+            f.display()
+        )
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn test_cases_a_bad_case_fails_alone_and_the_others_run() {
+    let dir = scratch("cli-cases-bad");
+    let f = write(
+        &dir,
+        "cases.yaml",
+        &format!(
+            "cases:\n  - name: typo\n    event: {PASSWD_EVENT}\n    expct: [Read Passwd File]\n  - name: passwd fires\n    event: {PASSWD_EVENT}\n    expect: [Read Passwd File]\n  - name: no events\n    expect: [Read Passwd File]\n"
+        ),
+    );
+    let out = test_cases(&f);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "FAIL  typo\n        {}:4:5: cases[0]: unknown field `expct`, expected one of `name`, `event`, `events`, `expect`, `expect_not`\n\
+             PASS  passwd fires\n\
+             FAIL  no events\n        the case has no events: give `event:` or `events:`\n\
+             3 cases, 1 passed, 2 failed\n",
+            f.display()
+        )
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn test_cases_without_cases_is_an_error() {
+    let dir = scratch("cli-cases-none");
+    for (name, text) in [
+        ("empty-list.yaml", "cases: []\n"),
+        ("no-key.yaml", "# nothing yet\n"),
+        ("blank.yaml", ""),
+    ] {
+        let f = write(&dir, name, text);
+        let out = test_cases(&f);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "kestrel-agent: no cases in {}: the file needs a non-empty `cases:` list\n",
+                f.display()
+            ),
+            "{name}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
