@@ -169,10 +169,47 @@ impl LoadedRules {
         }
     }
 
+    /// Rules defined and rules enabled, over every set (the global one and the namespaced ones).
+    pub fn rule_counts(&self) -> RuleCounts {
+        std::iter::once(&self.compiled)
+            .chain(self.scoped.iter().map(|s| &s.compiled))
+            .fold(RuleCounts::default(), |c, s| RuleCounts {
+                rules: c.rules + s.stats.rules,
+                enabled: c.enabled + s.stats.enabled_rules,
+            })
+    }
+
     /// Every rule set: the global one, then the namespaced ones.
     pub fn all_sets(&self) -> impl Iterator<Item = &kestrel_engine::RuleSet> {
         std::iter::once(&self.compiled.ruleset)
             .chain(self.scoped.iter().map(|s| &s.compiled.ruleset))
+    }
+}
+
+/// How many rules a rule set defines and how many of them are enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    pub rules: usize,
+    pub enabled: usize,
+}
+
+/// What to warn about when `new` replaces `old`: rules dropped or disabled, or no enabled rule
+/// left (the set is applied all the same: an emptied file is valid, but rarely meant).
+pub fn shrink_warning(old: RuleCounts, new: RuleCounts) -> Option<String> {
+    let dropped = old.rules.saturating_sub(new.rules);
+    let disabled = old.enabled.saturating_sub(new.enabled);
+    if new.enabled == 0 {
+        Some(format!(
+            "the new rule set has no enabled rules ({} before, {dropped} rules dropped): nothing will alert",
+            old.enabled
+        ))
+    } else if dropped > 0 || disabled > 0 {
+        Some(format!(
+            "the new rule set drops {dropped} of {} rules; enabled rules {} -> {}",
+            old.rules, old.enabled, new.enabled
+        ))
+    } else {
+        None
     }
 }
 
@@ -247,6 +284,28 @@ mod tests {
             .collect();
         assert_eq!(names, ["10-a.yml", "20-b.yaml"]);
         std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn shrinking_reloads_are_told() {
+        let c = |rules, enabled| RuleCounts { rules, enabled };
+        assert_eq!(
+            shrink_warning(c(13, 13), c(0, 0)).as_deref(),
+            Some(
+                "the new rule set has no enabled rules (13 before, 13 rules dropped): nothing will alert"
+            )
+        );
+        assert_eq!(
+            shrink_warning(c(13, 12), c(3, 3)).as_deref(),
+            Some("the new rule set drops 10 of 13 rules; enabled rules 12 -> 3")
+        );
+        // all rules kept but some disabled
+        assert_eq!(
+            shrink_warning(c(5, 5), c(5, 2)).as_deref(),
+            Some("the new rule set drops 0 of 5 rules; enabled rules 5 -> 2")
+        );
+        assert_eq!(shrink_warning(c(5, 5), c(5, 5)), None);
+        assert_eq!(shrink_warning(c(5, 4), c(9, 9)), None);
     }
 
     #[test]

@@ -410,8 +410,13 @@ fn spawn_reloader(
                             live.record_failed_reload();
                             continue;
                         }
+                        let shrink =
+                            crate::rules::shrink_warning(live.load().rule_counts(), new.rule_counts());
                         live.swap(new);
                         tracing::info!("reloaded {summary}");
+                        if let Some(w) = shrink {
+                            tracing::warn!("reload: {w}");
+                        }
                     }
                     Err(e) => {
                         tracing::error!(

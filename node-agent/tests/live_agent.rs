@@ -213,6 +213,60 @@ fn sighup_reload_keeps_last_good_rules_on_error() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+#[ignore = "needs root and eBPF: make test"]
+fn sighup_reload_that_drops_rules_warns_and_applies() {
+    let dir = scratch("reload-shrink");
+    let custom = dir.join("custom.yaml");
+    std::fs::copy(sample_rules(), &custom).unwrap();
+    let only = dir.join("only.yaml");
+    std::fs::write(
+        &only,
+        "- rule: Cat\n  desc: d\n  condition: evt.type = execve and proc.name = cat\n  output: cat ran\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let mut agent = Agent::start(&[default_rules(), custom.clone()], &[]);
+    // other tests' agents and commands run alongside: this test's cat names its own marker
+    let marker = format!("/nonexistent-kestrel-shrink-{}", std::process::id());
+    let needle = format!("command=cat /etc/passwd {marker}");
+    run("cat", &["/etc/passwd", &marker]);
+    agent.expect(&["passwd file read", &needle], TWO_SECONDS);
+    agent.seen.clear();
+    // the custom file emptied: valid, applied, and said
+    std::fs::write(&custom, "").unwrap();
+    agent.signal(libc::SIGHUP);
+    let warn = agent
+        .wait_for_log(&["WARN", "reload:"], Duration::from_secs(5))
+        .expect("a shrinking reload is a warning");
+    assert!(
+        warn.contains("the new rule set drops 1 of 14 rules; enabled rules 14 -> 13"),
+        "{warn}"
+    );
+    run("cat", &["/etc/passwd", &marker]);
+    assert!(
+        agent
+            .wait_for(&[&needle], Duration::from_millis(700))
+            .is_none(),
+        "the emptied file was applied"
+    );
+    drop(agent);
+
+    let mut agent = Agent::start(std::slice::from_ref(&only), &[]);
+    std::fs::write(&only, "# nothing\n").unwrap();
+    agent.signal(libc::SIGHUP);
+    let warn = agent
+        .wait_for_log(&["WARN", "reload:"], Duration::from_secs(5))
+        .expect("no enabled rule left is a warning");
+    assert!(
+        warn.contains(
+            "the new rule set has no enabled rules (1 before, 1 rules dropped): nothing will alert"
+        ),
+        "{warn}"
+    );
+    assert!(agent.stop().success());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// GET `path` from the agent's metrics endpoint; (status line, body).
 fn http_get(addr: &str, path: &str) -> (String, String) {
     use std::io::Read;

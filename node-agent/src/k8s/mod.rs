@@ -193,6 +193,11 @@ async fn watch_rules(
                     continue;
                 }
                 tracing::info!("loaded {}", loaded.summary);
+                if let Some(w) =
+                    crate::rules::shrink_warning(live.load().rule_counts(), loaded.rule_counts())
+                {
+                    tracing::warn!("cluster rules: {w}");
+                }
                 st.hash = loaded.hash.clone();
                 st.render_generation = generation;
                 st.error = (!problems.is_empty()).then(|| problems.join("; "));
