@@ -33,8 +33,9 @@ pub enum Command {
     /// capabilities `run` needs.
     Capture(CaptureArgs),
     /// Evaluate rules over a capture file, or over hand-written events (JSON lines of field values,
-    /// e.g. `{"evt.type":"openat","fd.name":"/etc/passwd","proc.name":"cat"}`), and print the alerts
-    /// as the live agent would, with the events' own timestamps.
+    /// giving every field the rules read; this one fires "Read Passwd File" of the sample rules,
+    /// whose `open_read` macro reads evt.is_open_read, fd.typechar and fd.num:
+    /// `{"evt.type":"openat","evt.is_open_read":true,"fd.typechar":"f","fd.num":3,"fd.name":"/etc/passwd","proc.name":"cat"}`), and print the alerts as the live agent would, with the events' own timestamps.
     Replay(ReplayArgs),
     /// Run a YAML file of test cases (events, and the rules expected to fire or not) against rule
     /// files; print each case's result and exit non-zero on any failure. For your CI.

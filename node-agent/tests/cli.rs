@@ -234,3 +234,52 @@ fn test_cases_without_cases_is_an_error() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The JSON event in backquotes on the first line of `text` that contains `anchor`.
+fn example_event(text: &str, anchor: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.contains(anchor))
+        .unwrap_or_else(|| panic!("no line with {anchor:?}"));
+    let start = line.find("`{\"evt.type\"").expect("an example event") + 1;
+    let len = line[start..].find("}`").expect("the example's end") + 1;
+    line[start..start + len].to_owned()
+}
+
+#[test]
+fn the_readme_and_help_replay_example_fires_read_passwd_file() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let from_readme = example_event(&readme, "`kestrel-agent replay ");
+    let help = agent().args(["replay", "--help"]).output().unwrap();
+    let from_help = example_event(&stdout(&help), "hand-written events");
+    assert_eq!(from_help, from_readme, "README and replay --help differ");
+
+    let dir = scratch("cli-readme-replay");
+    let events = write(&dir, "example.jsonl", &format!("{from_readme}\n"));
+    let out = agent()
+        .args(["replay", "--json", "--rules"])
+        .arg(default_rules())
+        .arg("--rules")
+        .arg(sample_rules())
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let alert: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(alert["rule"], "Read Passwd File");
+    assert_eq!(alert["priority"], "Warning");
+    assert_eq!(
+        alert["output"],
+        "00:00:00.000000000: Warning passwd file read (user=<NA> command=<NA> container=<NA>)"
+    );
+    assert!(
+        stderr(&out).contains("replayed 1 events, 1 alerts"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
