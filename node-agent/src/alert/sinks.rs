@@ -233,7 +233,7 @@ impl Deliverer {
                     .map_err(|e| e.to_string())
             }
             Target::Slack { url } => {
-                let body = serde_json::json!({ "text": format!("*{}* {}: {}", a.priority.as_str(), a.rule, a.output) });
+                let body = serde_json::json!({ "text": slack_text(a) });
                 self.agent
                     .post(url)
                     .header("Content-Type", "application/json")
@@ -255,15 +255,7 @@ impl Deliverer {
                 writeln!(f, "{}", format::json_line(a)).map_err(|e| e.to_string())
             }
             Target::Syslog { address, tcp } => {
-                // RFC 5424, facility local0 (16)
-                let pri = 16 * 8 + a.priority.syslog_level() as u32;
-                let msg = format!(
-                    "<{pri}>1 {} {} kestrel - - - {}: {}",
-                    format::iso8601(a.time_ns),
-                    a.hostname,
-                    a.rule,
-                    a.output
-                );
+                let msg = syslog_message(a);
                 if *tcp {
                     if self.tcp.is_none() {
                         self.tcp = Some(
@@ -285,11 +277,57 @@ impl Deliverer {
                 }
             }
             Target::Log => {
-                tracing::warn!(rule = %a.rule, priority = a.priority.as_str(), "{}", a.output);
+                tracing::warn!(rule = %one_line(&a.rule), priority = a.priority.as_str(), "{}", a.output);
                 Ok(())
             }
         }
     }
+}
+
+/// `s` with control characters escaped as the engine escapes field values. The rendered output is
+/// escaped already; this is for the other strings a sink puts on a line, such as the rule name
+/// (which a FalcoRule author chooses).
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(char::is_control) {
+        let mut out = String::with_capacity(s.len() + 8);
+        kestrel_engine::output::write_escaped(s.as_bytes(), &mut out);
+        out.into()
+    } else {
+        s.into()
+    }
+}
+
+/// Slack's `text`: `&`, `<` and `>` escaped as Slack asks, so that a process name or file name in
+/// the output cannot become a mention (`<!channel>`) or a link (`<https://...|click>`).
+fn slack_text(a: &Alert) -> String {
+    let raw = format!(
+        "*{}* {}: {}",
+        a.priority.as_str(),
+        one_line(&a.rule),
+        a.output
+    );
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// RFC 5424 message, facility local0 (16), on one line.
+fn syslog_message(a: &Alert) -> String {
+    let pri = 16 * 8 + a.priority.syslog_level() as u32;
+    format!(
+        "<{pri}>1 {} {} kestrel - - - {}: {}",
+        format::iso8601(a.time_ns),
+        a.hostname,
+        one_line(&a.rule),
+        a.output
+    )
 }
 
 /// All sinks, swapped whole when their configuration changes; an [`super::writer::AlertOutput`].
@@ -356,6 +394,21 @@ mod tests {
             rule_file: String::new(),
             falco_rule: None,
         }
+    }
+
+    #[test]
+    fn sink_lines_keep_rule_names_on_one_line_and_slack_markup_inert() {
+        let mut a = alert("Bad\nrule\x1b[2J", Priority::Warning, None, &[]);
+        a.output = "shell in <!channel> & <https://x.example|click> (cmd=a\\nb)".into();
+        assert_eq!(
+            syslog_message(&a),
+            "<132>1 1970-01-01T00:00:00.000000000Z h kestrel - - - Bad\\nrule\\x1b[2J: shell in <!channel> & <https://x.example|click> (cmd=a\\nb)"
+        );
+        assert_eq!(
+            slack_text(&a),
+            "*Warning* Bad\\nrule\\x1b[2J: shell in &lt;!channel&gt; &amp; &lt;https://x.example|click&gt; (cmd=a\\nb)"
+        );
+        assert_eq!(one_line("plain rule"), "plain rule");
     }
 
     #[test]
