@@ -3,13 +3,16 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Everything that can go wrong loading, attaching, configuring or reading the probe.
+/// Everything that can go wrong loading, attaching, configuring or reading the probe. A
+/// message never repeats its `source()`: print the chain (`{:#}` with anyhow, or walk
+/// `source()`) to see the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// The kernel refused a bpf() call with EPERM/EACCES.
     #[error(
-        "permission denied {during}: run as root or with CAP_BPF+CAP_PERFMON \
-         (kernel lockdown can also forbid eBPF)"
+        "permission denied {during}: loading and attaching the probe needs root or CAP_BPF and \
+         CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11; kernel lockdown can also \
+         forbid eBPF)"
     )]
     PermissionDenied {
         /// What was being done (e.g. "loading eBPF").
@@ -27,7 +30,7 @@ pub enum ProbeError {
     },
 
     /// Kernel BTF exists but could not be parsed.
-    #[error("reading kernel BTF from {}: {source}", path.display())]
+    #[error("reading kernel BTF from {}", path.display())]
     Btf {
         /// The BTF file.
         path: PathBuf,
@@ -37,7 +40,7 @@ pub enum ProbeError {
     },
 
     /// The object could not be loaded (map creation, relocation...).
-    #[error("loading the eBPF object failed: {0}")]
+    #[error("loading the eBPF object failed")]
     Load(#[source] aya::EbpfError),
 
     /// A program the loader expects is not in the embedded object (build mismatch).
@@ -49,7 +52,7 @@ pub enum ProbeError {
     MissingMap(&'static str),
 
     /// The verifier (or the kernel) rejected a program.
-    #[error("eBPF program `{program}` (tp_btf/{tracepoint}) was rejected by the kernel: {source}")]
+    #[error("eBPF program `{program}` (tp_btf/{tracepoint}) was rejected by the kernel")]
     ProgramLoad {
         /// Program (C function) name.
         program: &'static str,
@@ -61,7 +64,7 @@ pub enum ProbeError {
     },
 
     /// A loaded program could not be attached.
-    #[error("attaching eBPF program `{program}` to tp_btf/{tracepoint} failed: {source}")]
+    #[error("attaching eBPF program `{program}` to tp_btf/{tracepoint} failed")]
     Attach {
         /// Program (C function) name.
         program: &'static str,
@@ -73,7 +76,7 @@ pub enum ProbeError {
     },
 
     /// Reading or writing a map failed.
-    #[error("eBPF map `{name}`: {source}")]
+    #[error("eBPF map `{name}`")]
     Map {
         /// Map name.
         name: &'static str,
@@ -95,7 +98,7 @@ pub enum ProbeError {
     UnknownSyscall(String),
 
     /// Enabling or reading program run-time statistics failed.
-    #[error("eBPF program statistics: {source}")]
+    #[error("eBPF program statistics")]
     Stats {
         /// The error.
         #[source]
@@ -103,7 +106,7 @@ pub enum ProbeError {
     },
 
     /// epoll on the ring buffer failed.
-    #[error("waiting on the eBPF ring buffer failed: {0}")]
+    #[error("waiting on the eBPF ring buffer failed")]
     Poll(#[source] io::Error),
 }
 
