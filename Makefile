@@ -31,7 +31,7 @@ test-unit: ## unit tests only (no root, no cluster)
 
 test: deps ## everything: unit, real-kernel probe and agent tests, operator against a real kube-apiserver
 	$(CARGO) build --workspace --all-targets
-	KESTREL_CLUSTER_CRDS=crds e2e/cluster/with-cluster.sh $(CARGO) test --workspace -- --include-ignored --test-threads=2
+	KESTREL_CLUSTER_CRDS=crds e2e/cluster/with-cluster.sh $(CARGO) test --workspace --no-fail-fast -- --include-ignored --test-threads=2
 	e2e/local/chart-check.sh
 
 lint: ## rustfmt and clippy, warnings are errors

@@ -594,7 +594,7 @@ fn loading_without_privileges_says_what_is_missing() {
                     .map(|e| e.to_string())
                     .unwrap_or_default();
                 r.report(i64::from(
-                    msg.contains("run as root or with CAP_BPF+CAP_PERFMON"),
+                    msg.contains("needs root or CAP_BPF and CAP_PERFMON"),
                 ));
                 0
             }
