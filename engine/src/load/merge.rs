@@ -114,6 +114,8 @@ pub(crate) struct Merger<'a> {
     pub files: &'a [String],
     pub diags: &'a mut Vec<Diagnostic>,
     pub c: Collection,
+    /// See [`crate::CompileOptions::warn_redefinitions`].
+    pub warn_redefinitions: bool,
 }
 
 fn mode_of(overrides: &[(String, Mode, Pos)], key: &str) -> Option<Mode> {
@@ -137,6 +139,41 @@ impl Merger<'_> {
             Diagnostic::error(code, self.files[file].clone(), msg)
                 .at(pos)
                 .item(kind, name),
+        );
+    }
+
+    /// A full definition replaces one from another file: Falco keeps the last, silently; two
+    /// files (two teams' FalcoRules) defining the same name is most often a clash, so both
+    /// places are told.
+    fn replaced(&mut self, kind: ItemKind, name: &str, old: (usize, Pos), new: (usize, Pos)) {
+        if !self.warn_redefinitions || old.0 == new.0 {
+            return;
+        }
+        let (old_file, new_file) = (self.files[old.0].clone(), self.files[new.0].clone());
+        let k = kind.as_str();
+        self.diags.push(
+            Diagnostic::warning(
+                "redefined",
+                new_file.clone(),
+                format!(
+                    "this {k} replaces the one defined in {old_file}:{} (the last definition wins; use `override:` or `append: true` to change parts of it)",
+                    old.1.line
+                ),
+            )
+            .at(new.1)
+            .item(kind, name),
+        );
+        self.diags.push(
+            Diagnostic::warning(
+                "redefined",
+                old_file,
+                format!(
+                    "this {k} is replaced by the one defined in {new_file}:{}",
+                    new.1.line
+                ),
+            )
+            .at(old.1)
+            .item(kind, name),
         );
     }
 
@@ -199,6 +236,8 @@ impl Merger<'_> {
                 }
             }
             (Some(i), false) => {
+                let old = (self.c.lists[i].file, self.c.lists[i].pos);
+                self.replaced(ItemKind::List, &l.name, old, (l.file, l.pos));
                 let st = &mut self.c.lists[i];
                 st.items = items;
                 st.file = l.file;
@@ -240,6 +279,8 @@ impl Merger<'_> {
                 }
             }
             (Some(i), false) => {
+                let old = (self.c.macros[i].file, self.c.macros[i].pos);
+                self.replaced(ItemKind::Macro, &m.name, old, (m.file, m.pos));
                 let st = &mut self.c.macros[i];
                 st.cond = Joined::new(&cond);
                 st.file = m.file;
@@ -403,7 +444,11 @@ impl Merger<'_> {
             warn_evttypes: r.warn_evttypes.unwrap_or(true),
         };
         match existing {
-            Some(i) => self.c.rules[i] = st,
+            Some(i) => {
+                let old = (self.c.rules[i].file, self.c.rules[i].pos);
+                self.replaced(ItemKind::Rule, &r.name, old, (r.file, r.pos));
+                self.c.rules[i] = st;
+            }
             None => {
                 self.c.rule_idx.insert(r.name, self.c.rules.len());
                 self.c.rules.push(st);

@@ -21,6 +21,11 @@ pub struct CompileOptions {
     pub disabled_tags: Vec<String>,
     /// Rules with these exact names are left out (Falco's `-D` without substring matching).
     pub disabled_rules: Vec<String>,
+    /// Warn (code `redefined`, at both places) when a full definition of a rule, macro or
+    /// list replaces one from another file. Off by default: Falco's own layered files
+    /// (stable, incubating, sandbox) redefine each other's macros by design. The operator
+    /// turns it on, where two FalcoRules defining one name is a clash between teams.
+    pub warn_redefinitions: bool,
 }
 
 impl Default for CompileOptions {
@@ -29,6 +34,7 @@ impl Default for CompileOptions {
             min_priority: Priority::Debug,
             disabled_tags: Vec::new(),
             disabled_rules: Vec::new(),
+            warn_redefinitions: false,
         }
     }
 }
@@ -132,6 +138,7 @@ impl Loader {
             files: &files,
             diags: &mut Vec::new(),
             c: merge::Collection::default(),
+            warn_redefinitions: opts.warn_redefinitions,
         };
         let mut merge_diags = Vec::new();
         for (fi, (name, text)) in self.docs.iter().enumerate() {
