@@ -180,7 +180,13 @@ impl Validator {
             loader.add_str(*name, *text);
         }
         self.compiles += 1;
-        let result = match loader.compile(&CompileOptions::default()) {
+        // Two FalcoRules (or a FalcoRule and the default rules) defining one name is most often
+        // a clash between teams: the last definition wins, silently in Falco; here both are told.
+        let opts = CompileOptions {
+            warn_redefinitions: true,
+            ..CompileOptions::default()
+        };
+        let result = match loader.compile(&opts) {
             Ok(compiled) => Ok(compiled.warnings),
             Err(diags) => Err(diags.0),
         };
@@ -808,6 +814,57 @@ mod tests {
         assert!(
             !plan.entries[0].yaml.contains("macro: open_read"),
             "the base is not rendered"
+        );
+    }
+
+    #[test]
+    fn two_cluster_falco_rules_defining_one_rule_both_warn() {
+        let a = falco_rule(
+            "kestrel",
+            "read-passwd",
+            1,
+            rules_only(vec![rule(
+                "Read Passwd File",
+                "evt.type=openat and fd.name=/etc/passwd",
+            )]),
+        );
+        let b = falco_rule(
+            "kestrel",
+            "zz-team-x",
+            1,
+            rules_only(vec![rule(
+                "Read Passwd File",
+                "evt.type=openat and evt.num=0",
+            )]),
+        );
+        let plan = Validator::new().plan("kestrel", &[&a, &b], &DeployedRules::default(), BUDGET);
+        assert!(plan.outcomes.iter().all(|o| o.verdict == Verdict::Valid));
+        let messages = |i: usize| -> Vec<String> {
+            plan.outcomes[i]
+                .warnings
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{:?} {}: {}",
+                        w.name,
+                        w.path.clone().unwrap_or_default(),
+                        w.message
+                    )
+                })
+                .collect()
+        };
+        let (wa, wb) = (messages(0), messages(1));
+        assert_eq!(wa.len(), 1, "{wa:?}");
+        assert!(
+            wa[0].contains("Read Passwd File")
+                && wa[0].contains("spec.rules[0]")
+                && wa[0].contains("replaced by the one defined in kestrel.zz-team-x"),
+            "{wa:?}"
+        );
+        assert_eq!(wb.len(), 1, "{wb:?}");
+        assert!(
+            wb[0].contains("replaces the one defined in kestrel.read-passwd"),
+            "{wb:?}"
         );
     }
 
