@@ -181,6 +181,11 @@ pub struct Rule {
     /// Falco priority: emergency, alert, critical, error, warning, notice, informational, debug
     /// (any case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // A pattern, not a CEL rule: CEL's estimated cost over the unbounded rules list exceeds the
+    // apiserver's budget (measured: refused "by a factor of more than 100x").
+    #[schemars(pattern(
+        r"^\s*(?i:emergency|alert|critical|error|warning|notice|informational|info|debug)\s*$"
+    ))]
     pub priority: Option<String>,
     /// Event source; Kestrel supports `syscall` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
