@@ -26,6 +26,10 @@ pub mod reason {
     pub const INVALID: &str = "Invalid";
     /// Accepted=False: the current spec has errors; the last accepted version stays deployed.
     pub const INVALID_KEPT_PREVIOUS: &str = "InvalidKeptPrevious";
+    /// Accepted=False: a version of this FalcoRule was deployed, and was taken out because it
+    /// no longer compiles with the cluster-wide definitions it uses (one changed or is gone),
+    /// not because of an edit of its own. Kept until its spec changes.
+    pub const WITHDRAWN: &str = "Withdrawn";
     /// Accepted=False: `podSelector` cannot be parsed or is not allowed here.
     pub const INVALID_POD_SELECTOR: &str = "InvalidPodSelector";
     /// Accepted=False: the rendered rules do not fit in one ConfigMap.

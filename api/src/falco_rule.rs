@@ -272,7 +272,7 @@ pub struct FalcoRuleStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Accepted` (the current spec compiled; reasons Valid, Invalid, InvalidKeptPrevious,
+    /// `Accepted` (the current spec compiled; reasons Valid, Invalid, InvalidKeptPrevious, Withdrawn,
     /// InvalidPodSelector, TooLarge) and `Loaded` (the agents run it; reasons AllNodesLoaded,
     /// RollingOut, LoadFailed, NoAgents, NotDeployed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

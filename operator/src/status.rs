@@ -123,6 +123,34 @@ fn plural(n: usize, one: &str) -> String {
     }
 }
 
+/// `Invalid` becomes `Withdrawn` when the FalcoRule was deployed before and the spec did not
+/// change since: what broke it is a cluster-wide definition, not its own edit. The operator reads
+/// it from the status it wrote (deployed before, or already withdrawn at this generation), so the
+/// reason survives the passes that follow.
+fn withdrawn_reason(
+    why: &'static str,
+    outcome: &RuleOutcome,
+    current: Option<&FalcoRuleStatus>,
+) -> &'static str {
+    if why != reason::INVALID || outcome.deployed_generation.is_some() {
+        return why;
+    }
+    let Some(cur) = current else {
+        return why;
+    };
+    let was_deployed = cur.deployed_generation == Some(outcome.generation);
+    let already_withdrawn = cur.observed_generation == Some(outcome.generation)
+        && cur
+            .conditions
+            .iter()
+            .any(|c| c.type_ == ACCEPTED && c.reason == reason::WITHDRAWN);
+    if was_deployed || already_withdrawn {
+        reason::WITHDRAWN
+    } else {
+        why
+    }
+}
+
 /// The status a FalcoRule should have.
 pub fn rule_status(
     outcome: &RuleOutcome,
@@ -153,17 +181,23 @@ pub fn rule_status(
             (TRUE, reason::VALID, m)
         }
         Verdict::Rejected { reason: why } => {
+            let why = withdrawn_reason(why, outcome, current);
             let total = outcome.errors.len() + outcome.more_errors;
             let first = outcome
                 .errors
                 .first()
                 .map(describe_problem)
                 .unwrap_or_default();
-            let m = if total <= 1 {
+            let mut m = if total <= 1 {
                 format!("{first}{deployed_note}")
             } else {
                 format!("{} (first: {first}){deployed_note}", plural(total, "error"))
             };
+            if why == reason::WITHDRAWN {
+                m = format!(
+                    "withdrawn: it was deployed, and no longer compiles with the cluster-wide definitions it uses (one changed or is gone): {m}"
+                );
+            }
             (FALSE, why, m)
         }
     };
@@ -441,6 +475,45 @@ mod tests {
             ("False", "NotDeployed")
         );
         assert_eq!(s.render_generation, None);
+    }
+
+    #[test]
+    fn a_deployed_rule_broken_by_a_cluster_change_is_withdrawn_until_its_spec_changes() {
+        let now = Timestamp::from_second(1_000).unwrap();
+        let valid = outcome(Verdict::Valid, vec![], Some(4));
+        let deployed = rule_status(&valid, Some(2), &[], None, now);
+        assert_eq!(deployed.deployed_generation, Some(4));
+        // Generation 4 unchanged, but a cluster macro it uses is gone.
+        let broken = outcome(
+            Verdict::Rejected {
+                reason: reason::INVALID,
+            },
+            vec![unknown_field()],
+            None,
+        );
+        let s1 = rule_status(&broken, None, &[], Some(&deployed), now);
+        let a1 = condition_of(&s1, ACCEPTED);
+        assert_eq!(
+            (a1.status.as_str(), a1.reason.as_str()),
+            ("False", "Withdrawn")
+        );
+        assert!(
+            a1.message
+                .starts_with("withdrawn: it was deployed, and no longer compiles"),
+            "{}",
+            a1.message
+        );
+        // The next pass (nothing deployed any more) keeps saying so.
+        let s2 = rule_status(&broken, None, &[], Some(&s1), now);
+        assert_eq!(condition_of(&s2, ACCEPTED).reason, "Withdrawn");
+        // A new, still invalid, generation is the user's own error.
+        let mut edited = broken.clone();
+        edited.generation = 5;
+        let s3 = rule_status(&edited, None, &[], Some(&s2), now);
+        assert_eq!(condition_of(&s3, ACCEPTED).reason, "Invalid");
+        // Never deployed: plain Invalid.
+        let s4 = rule_status(&broken, None, &[], None, now);
+        assert_eq!(condition_of(&s4, ACCEPTED).reason, "Invalid");
     }
 
     #[test]
