@@ -174,6 +174,9 @@ pub struct SinkEntry {
     /// Secret key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretRef>,
+    /// webhook: the header that carries the credential as is; absent: `Authorization: Bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_header: Option<String>,
     /// webhook: TLS options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<SinkTlsEntry>,

@@ -144,6 +144,10 @@ pub enum SyslogProtocol {
 pub struct SinkCredentials {
     /// The key of a Secret in the sink's namespace holding the credential.
     pub secret_key_ref: SecretKeyRef,
+    /// webhook: the HTTP header that carries the credential, its value sent as is (`X-Api-Key`,
+    /// `Cookie`...). Default: `Authorization: Bearer <value>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
 }
 
 /// A key of a Secret in the same namespace as the referring object.

@@ -798,6 +798,7 @@ mod tests {
                 name: "slack".into(),
                 key: "webhook-url".into(),
             }),
+            credential_header: None,
             tls: None,
         };
         let cm = render_sinks(

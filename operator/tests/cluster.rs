@@ -530,6 +530,7 @@ fn slack_sink(secret: &str) -> FalcoAlertSinkSpec {
                 name: secret.into(),
                 key: "webhook-url".into(),
             },
+            header: None,
         }),
         minimum_priority: Some("Warning".into()),
         filters: None,

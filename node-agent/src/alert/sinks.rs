@@ -64,7 +64,10 @@ pub enum Target {
     Webhook {
         url: String,
         headers: Vec<(String, String)>,
-        bearer: Option<String>,
+        /// The credential read from the Secret, and the header that carries it as is (`None`:
+        /// `Authorization: Bearer <credential>`).
+        credential: Option<String>,
+        credential_header: Option<String>,
     },
     Slack {
         url: String,
@@ -106,7 +109,8 @@ pub fn spec_from_entry(e: &SinkEntry, secret: Option<String>) -> Result<SinkSpec
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            bearer: secret,
+            credential: secret,
+            credential_header: e.credential_header.clone(),
         },
         SinkType::Slack => Target::Slack {
             url: secret
@@ -216,7 +220,8 @@ impl Deliverer {
             Target::Webhook {
                 url,
                 headers,
-                bearer,
+                credential,
+                credential_header,
             } => {
                 let mut req = self
                     .agent
@@ -225,8 +230,10 @@ impl Deliverer {
                 for (k, v) in headers {
                     req = req.header(k, v);
                 }
-                if let Some(t) = bearer {
-                    req = req.header("Authorization", &format!("Bearer {t}"));
+                match (credential, credential_header) {
+                    (Some(t), Some(h)) => req = req.header(h, t),
+                    (Some(t), None) => req = req.header("Authorization", &format!("Bearer {t}")),
+                    (None, _) => {}
                 }
                 req.send(format::json_line(a))
                     .map(|_| ())
@@ -409,6 +416,63 @@ mod tests {
             "*Warning* Bad\\nrule\\x1b[2J: shell in &lt;!channel&gt; &amp; &lt;https://x.example|click&gt; (cmd=a\\nb)"
         );
         assert_eq!(one_line("plain rule"), "plain rule");
+    }
+
+    /// One HTTP request's header lines, read by a real listener on loopback.
+    fn request_headers(entry: serde_json::Value, secret: Option<&str>) -> Vec<String> {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut entry = entry;
+        entry["url"] = format!("http://127.0.0.1:{port}/hook").into();
+        let e: SinkEntry = serde_json::from_value(entry).unwrap();
+        let spec = spec_from_entry(&e, secret.map(str::to_owned)).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut lines = Vec::new();
+            loop {
+                let mut l = String::new();
+                reader.read_line(&mut l).unwrap();
+                let l = l.trim_end().to_owned();
+                if l.is_empty() {
+                    break;
+                }
+                lines.push(l);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            lines
+        });
+        Deliverer::new(spec.target)
+            .deliver(&alert("r", Priority::Error, None, &[]))
+            .unwrap();
+        server.join().unwrap()
+    }
+
+    #[test]
+    fn webhook_credential_goes_in_the_named_header_or_as_a_bearer_token() {
+        let entry = serde_json::json!({"namespace": "kestrel", "name": "hook", "scope": "cluster",
+            "type": "webhook", "minimumPriority": "debug", "credentialHeader": "X-Api-Key"});
+        let h = request_headers(entry, Some("s3cr3t"));
+        assert!(
+            h.iter()
+                .any(|l| l.eq_ignore_ascii_case("x-api-key: s3cr3t")),
+            "{h:?}"
+        );
+        assert!(
+            !h.iter()
+                .any(|l| l.to_ascii_lowercase().starts_with("authorization")),
+            "{h:?}"
+        );
+        let entry = serde_json::json!({"namespace": "kestrel", "name": "hook", "scope": "cluster",
+            "type": "webhook", "minimumPriority": "debug"});
+        let h = request_headers(entry, Some("s3cr3t"));
+        assert!(
+            h.iter()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer s3cr3t")),
+            "{h:?}"
+        );
     }
 
     #[test]

@@ -371,11 +371,19 @@ pub fn sink_entry(sink: &FalcoAlertSink, install_namespace: &str) -> Result<Sink
         if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(format!("headers: {name:?} is not a valid HTTP header name"));
         }
-        if name.eq_ignore_ascii_case("authorization")
-            || name.eq_ignore_ascii_case("proxy-authorization")
-        {
+        if looks_like_credential(name) {
             return Err(format!(
-                "headers: {name} would store a credential in a ConfigMap; use credentials.secretKeyRef (sent as Authorization: Bearer)"
+                "headers: {name} looks like a credential and would be stored in a ConfigMap; put its value in a Secret and name it in credentials.secretKeyRef with credentials.header: {name}"
+            ));
+        }
+    }
+    if let Some(h) = spec.credentials.as_ref().and_then(|c| c.header.as_ref()) {
+        if t != SinkType::Webhook {
+            return Err("credentials.header applies to webhook sinks only".into());
+        }
+        if hyper::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            return Err(format!(
+                "credentials.header: {h:?} is not a valid HTTP header name"
             ));
         }
     }
@@ -400,12 +408,33 @@ pub fn sink_entry(sink: &FalcoAlertSink, install_namespace: &str) -> Result<Sink
             .credentials
             .as_ref()
             .map(|c| secret_ref(&c.secret_key_ref)),
+        credential_header: spec.credentials.as_ref().and_then(|c| c.header.clone()),
         tls: spec.tls.as_ref().map(|tls| SinkTlsEntry {
             insecure_skip_verify: tls.insecure_skip_verify.unwrap_or(false),
             ca_secret_ref: tls.ca_secret_ref.as_ref().map(secret_ref),
             server_name: tls.server_name.clone(),
         }),
     })
+}
+
+/// Header names that carry credentials (`Authorization`, `X-Api-Key`, `Cookie`, `X-Auth-Token`...):
+/// their values belong in a Secret, never in the sinks ConfigMap.
+fn looks_like_credential(header: &str) -> bool {
+    let h = header.to_ascii_lowercase();
+    [
+        "auth",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "api-key",
+        "apikey",
+        "api_key",
+        "cookie",
+        "signature",
+    ]
+    .iter()
+    .any(|w| h.contains(w))
 }
 
 #[cfg(test)]
@@ -442,6 +471,7 @@ mod tests {
                 name: "hook-token".into(),
                 key: "token".into(),
             },
+            header: None,
         });
         spec.minimum_priority = Some("WARNING".into());
         let e = sink_entry(&sink("team-a", spec), "kestrel").unwrap();
@@ -465,6 +495,25 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_can_ride_in_a_named_header() {
+        let mut spec = webhook("https://alerts.example.com/hook");
+        spec.headers = Some([("X-Team".to_string(), "sec".to_string())].into());
+        spec.credentials = Some(SinkCredentials {
+            secret_key_ref: SecretKeyRef {
+                name: "hook".into(),
+                key: "api-key".into(),
+            },
+            header: Some("X-Api-Key".into()),
+        });
+        let e = sink_entry(&sink("team-a", spec.clone()), "kestrel").unwrap();
+        assert_eq!(e.credential_header.as_deref(), Some("X-Api-Key"));
+        assert_eq!(e.headers.get("X-Team").map(String::as_str), Some("sec"));
+        spec.credentials.as_mut().unwrap().header = Some("bad header".into());
+        let err = sink_entry(&sink("team-a", spec), "kestrel").unwrap_err();
+        assert!(err.contains("is not a valid HTTP header name"), "{err}");
+    }
+
+    #[test]
     fn rejects_specs_that_would_leak_or_cannot_work() {
         let cases: Vec<(FalcoAlertSinkSpec, &str)> = vec![
             (webhook("ftp://x/"), "must start with http:// or https://"),
@@ -477,7 +526,21 @@ mod tests {
                     headers: Some([("Authorization".to_string(), "Bearer abc".to_string())].into()),
                     ..webhook("https://x.example/")
                 },
-                "would store a credential in a ConfigMap",
+                "headers: Authorization looks like a credential and would be stored in a ConfigMap",
+            ),
+            (
+                FalcoAlertSinkSpec {
+                    headers: Some([("X-Api-Key".to_string(), "k".to_string())].into()),
+                    ..webhook("https://x.example/")
+                },
+                "headers: X-Api-Key looks like a credential and would be stored in a ConfigMap; put its value in a Secret and name it in credentials.secretKeyRef with credentials.header: X-Api-Key",
+            ),
+            (
+                FalcoAlertSinkSpec {
+                    headers: Some([("Cookie".to_string(), "session=1".to_string())].into()),
+                    ..webhook("https://x.example/")
+                },
+                "headers: Cookie looks like a credential",
             ),
             (
                 FalcoAlertSinkSpec {
