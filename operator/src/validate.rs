@@ -236,6 +236,7 @@ impl Validator {
         for cand in namespaced.iter_mut() {
             self.plan_namespaced(cand, &shared);
         }
+        hint_same_namespace_macros(namespaced);
 
         // Forget compiles of inputs that no longer exist.
         let used = std::mem::take(&mut self.used);
@@ -520,6 +521,38 @@ impl Validator {
                 }
             }
         }
+    }
+}
+
+/// A namespaced FalcoRule sees its own definitions and the cluster-wide ones, never those of
+/// another FalcoRule of its namespace: when an undefined macro is defined by one, say so.
+fn hint_same_namespace_macros(namespaced: &mut [Candidate<'_>]) {
+    let mut hints = Vec::new();
+    for (i, c) in namespaced.iter().enumerate() {
+        for (k, e) in c.errors.iter().enumerate() {
+            let Some(name) = e
+                .message
+                .strip_prefix("undefined macro `")
+                .and_then(|r| r.split('`').next())
+            else {
+                continue;
+            };
+            let other = namespaced.iter().enumerate().find(|(j, o)| {
+                *j != i
+                    && o.rule.namespace() == c.rule.namespace()
+                    && o.rendered.item_named(ProblemSubject::Macro, name).is_some()
+            });
+            if let Some((_, o)) = other {
+                hints.push((i, k, format!(
+                    " — FalcoRule {}/{} defines it, but a FalcoRule outside the install namespace sees only its own macros and lists and the cluster-wide ones (FalcoRules in the install namespace)",
+                    o.rule.namespace().unwrap_or_default(),
+                    o.rule.name_any()
+                )));
+            }
+        }
+    }
+    for (i, k, hint) in hints {
+        namespaced[i].errors[k].message.push_str(&hint);
     }
 }
 
@@ -865,6 +898,35 @@ mod tests {
         assert!(
             wb[0].contains("replaces the one defined in kestrel.read-passwd"),
             "{wb:?}"
+        );
+    }
+
+    #[test]
+    fn a_macro_of_another_falco_rule_of_the_namespace_is_named_in_the_error() {
+        let macros = falco_rule(
+            "team-a",
+            "macros-a",
+            1,
+            macro_spec("team_a_shell", "proc.name=sh"),
+        );
+        let user = falco_rule(
+            "team-a",
+            "uses-a",
+            1,
+            rules_only(vec![rule("Shell", "evt.type=execve and team_a_shell")]),
+        );
+        let plan = Validator::new().plan(
+            "kestrel",
+            &[&macros, &user],
+            &DeployedRules::default(),
+            BUDGET,
+        );
+        let o = plan.outcomes.iter().find(|o| o.name == "uses-a").unwrap();
+        assert_ne!(o.verdict, Verdict::Valid);
+        assert!(
+            o.errors[0].message.starts_with("undefined macro `team_a_shell` — FalcoRule team-a/macros-a defines it, but a FalcoRule outside the install namespace sees only"),
+            "{:?}",
+            o.errors
         );
     }
 
