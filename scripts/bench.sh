@@ -50,7 +50,7 @@ awk '
 	/^evaluate\// { split($1, a, "/"); name = a[2] }
 	/time:/ {
 		sub(/.*time: *\[/, ""); v = $3; u = $4
-		m = (u == "ps") ? 1e-3 : (u == "ns") ? 1 : (u ~ /s$/ && u != "ms" && u != "s") ? 1e3 : (u == "ms") ? 1e6 : 1e9
+		m = (u == "ps") ? 1e-3 : (u == "ns") ? 1 : (u == "µs" || u == "us") ? 1e3 : (u == "ms") ? 1e6 : 1e9
 		ns[name] = v * m
 	}
 	END {

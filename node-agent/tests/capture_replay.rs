@@ -3,14 +3,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-
-fn agent() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kestrel-agent"))
-}
 
 fn stdout_lines(out: &std::process::Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
@@ -111,12 +106,6 @@ fn capture_command_records_what_rules_need_later() {
         lines.join("\n")
     );
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 #[test]

@@ -167,6 +167,18 @@ pub fn run(cmd: &str, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("run {cmd}: {e}"))
 }
 
+/// The `kestrel-agent` binary, for one-shot commands (`validate`, `replay`, `test`...).
+pub fn agent() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kestrel-agent"))
+}
+
+/// Write `text` to `dir/name` and return the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("kestrel-it-{name}-{}", std::process::id()));

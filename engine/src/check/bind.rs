@@ -101,8 +101,8 @@ fn allowed_ops(ty: FieldType, list: bool) -> &'static [Op] {
     }
 }
 
-/// A word that could name a list: a letter or `_` first, then letters, digits, `_` and `-`,
-/// with at least one letter (so `10.0.0.1` and `443` are not taken for one).
+/// A word that could name a list: a letter or `_` first, then letters, digits, `_` and `-`
+/// (so `10.0.0.1` and `443` are not taken for one), and not `true`/`false`.
 fn looks_like_list_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
